@@ -1,0 +1,152 @@
+"""noveum_trace: fast, OpenTelemetry-native tracing for LLM applications.
+
+    import noveum_trace
+    noveum_trace.init(service_name="my-app", log_directory="./traces")
+    tracer = noveum_trace.get_tracer()
+    with tracer.start_span("llm_call") as span:
+        span.set_attribute("gen_ai.request.model", "gpt-4o")
+
+Before ``init()`` every function here is safe: tracers hand out non-recording spans (the
+same tracer objects start recording once ``init()`` runs), ``flush``/``shutdown`` do nothing
+and ``get_stats`` reports ``initialized: False``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from typing import Any
+
+from opentelemetry import trace as _otel_trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from noveum_trace import config as _config
+from noveum_trace.core.guard import internal_error as _internal_error
+from noveum_trace.core.runtime import SDK_VERSION, Runtime
+from noveum_trace.core.stats import STATS
+from noveum_trace.core.tracer import PROVIDER, Tracer, TracerProvider
+from noveum_trace.reader import read_traces
+
+__version__ = SDK_VERSION
+__all__ = [
+    "SpanKind",
+    "Status",
+    "StatusCode",
+    "Tracer",
+    "TracerProvider",
+    "flush",
+    "get_current_span",
+    "get_stats",
+    "get_tracer",
+    "get_tracer_provider",
+    "init",
+    "read_traces",
+    "shutdown",
+]
+
+_lock = threading.Lock()
+_hooks_installed = False
+_SHUTDOWN_TIMEOUT = 5.0
+
+
+def init(
+    service_name: str | None = None, log_directory: str | None = None, **options: Any
+) -> TracerProvider:
+    """Start tracing. Options come from arguments, then ``NOVEUM_TRACE_*``/``OTEL_*``, then defaults.
+
+    A second call replaces the configuration: the previous pipeline is flushed (its spans
+    go where it was configured to send them) and stopped, so no worker leaks and no span is
+    written twice. Spans still open at that moment are exported by the new pipeline.
+    Raises ``ValueError`` naming the option when an option is invalid.
+    """
+    if service_name is not None:
+        options["service_name"] = service_name
+    if log_directory is not None:
+        options["log_directory"] = log_directory
+    config = _config.resolve(options)
+    runtime = Runtime(config)
+    global _hooks_installed
+    with _lock:
+        previous = PROVIDER.runtime
+        PROVIDER.runtime = runtime
+        _config._set_current(config)
+        if previous is not None:
+            previous.retire(runtime, _SHUTDOWN_TIMEOUT)
+        if not _hooks_installed:
+            _hooks_installed = True
+            atexit.register(_at_exit)
+            if hasattr(os, "register_at_fork"):
+                os.register_at_fork(after_in_child=_after_fork_in_child)
+    if config.register_global:
+        _register_global()
+    return PROVIDER
+
+
+def _register_global() -> None:
+    """Become the global OpenTelemetry provider unless the application already chose one."""
+    current = _otel_trace.get_tracer_provider()
+    if isinstance(current, _otel_trace.ProxyTracerProvider):
+        _otel_trace.set_tracer_provider(PROVIDER)
+
+
+def get_tracer(name: str | None = None, version: str | None = None) -> Tracer:
+    """A tracer; spans from it are non-recording until ``init()`` has run."""
+    return PROVIDER.get_tracer(name or "noveum_trace", version)
+
+
+def get_tracer_provider() -> TracerProvider:
+    return PROVIDER
+
+
+def get_current_span() -> Any:
+    """The current span (ours or any OpenTelemetry span), or an invalid span when none."""
+    return _otel_trace.get_current_span()
+
+
+def flush(timeout: float = _SHUTDOWN_TIMEOUT) -> bool:
+    """Export every span ended so far. True when done within ``timeout`` seconds."""
+    runtime = PROVIDER.runtime
+    if runtime is None:
+        return True
+    try:
+        return runtime.worker.flush(timeout)
+    except Exception as exc:
+        _internal_error("flush", exc)
+        return False
+
+
+def shutdown(timeout: float = _SHUTDOWN_TIMEOUT) -> bool:
+    """Flush and stop. Later spans are non-recording until ``init()`` is called again."""
+    with _lock:
+        runtime, PROVIDER.runtime = PROVIDER.runtime, None
+        _config._set_current(_config.Config())
+    if runtime is None:
+        return True
+    try:
+        return runtime.retire(None, timeout)
+    except Exception as exc:
+        _internal_error("shutdown", exc)
+        return False
+
+
+def get_stats() -> dict[str, Any]:
+    """Counters: spans exported per exporter, dropped spans and why, internal errors, ..."""
+    stats = STATS.snapshot()
+    runtime = PROVIDER.runtime
+    stats["initialized"] = runtime is not None
+    stats["queue_size"] = len(runtime.worker.queue) if runtime is not None else 0
+    return stats
+
+
+def _at_exit() -> None:
+    shutdown(_SHUTDOWN_TIMEOUT)
+
+
+def _after_fork_in_child() -> None:
+    runtime = PROVIDER.runtime
+    if runtime is not None:
+        try:
+            runtime.after_fork()
+        except Exception as exc:
+            _internal_error("fork", exc)

@@ -1,0 +1,143 @@
+"""A Runtime is what one ``init()`` builds: limits, content policy, sampler, export worker."""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from noveum_trace import semconv
+from noveum_trace.config import Config
+from noveum_trace.core.guard import internal_error
+from noveum_trace.export.base import Exporter
+from noveum_trace.export.otlp_json import Encoder
+from noveum_trace.export.worker import ExportWorker
+
+if TYPE_CHECKING:
+    from noveum_trace.core.span import Span
+
+SDK_VERSION = "0.1.0"
+
+
+class _PlainPolicy:
+    """Capture switch and truncation only; stands in while privacy.py is absent."""
+
+    def __init__(self, capture: bool, max_length: int) -> None:
+        self.capture = capture
+        self.max_length = max_length
+
+    def apply(self, value: str) -> tuple[str | None, bool]:
+        if not self.capture:
+            return None, False
+        if len(value) > self.max_length:
+            return value[: self.max_length], True
+        return value, False
+
+
+def _policy(config: Config) -> Any:
+    try:
+        from noveum_trace.privacy import ContentPolicy
+    except ImportError:
+        return _PlainPolicy(config.capture_content, config.max_content_length)
+    return ContentPolicy(config.capture_content, config.redact, config.max_content_length)
+
+
+def _resource(config: Config) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        semconv.TELEMETRY_SDK_NAME: "noveum_trace",
+        semconv.TELEMETRY_SDK_LANGUAGE: "python",
+        semconv.TELEMETRY_SDK_VERSION: SDK_VERSION,
+        "process.runtime.version": platform.python_version(),
+    }
+    resource.update(config.resource_attributes)
+    resource[semconv.SERVICE_NAME] = config.service_name
+    if config.service_version:
+        resource[semconv.SERVICE_VERSION] = config.service_version
+    resource[semconv.PROCESS_PID] = os.getpid()
+    return resource
+
+
+def _cost_hook(config: Config) -> Callable[[Span], None] | None:
+    """Adds ``gen_ai.usage.cost`` on the worker thread to spans that carry token usage."""
+    try:
+        from noveum_trace.pricing import PriceTable, cost_from_attributes
+    except ImportError:
+        return None
+    table = PriceTable.default().with_overrides(config.prices)
+    usage_keys = (semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
+
+    def add_cost(span: Span) -> None:
+        attrs = span.attributes
+        if semconv.GEN_AI_USAGE_COST in attrs or not (
+            usage_keys[0] in attrs or usage_keys[1] in attrs
+        ):
+            return
+        try:
+            cost = cost_from_attributes(attrs, table)
+        except Exception as exc:
+            internal_error("pricing", exc)
+            return
+        if cost is not None:
+            attrs[semconv.GEN_AI_USAGE_COST] = cost
+
+    return add_cost
+
+
+def _mask() -> Callable[[bytes], bytes] | None:
+    try:
+        from noveum_trace.privacy import mask_secrets_bytes
+    except ImportError:
+        return None
+    return mask_secrets_bytes
+
+
+def build_exporters(config: Config) -> list[Exporter]:
+    exporters: list[Exporter] = []
+    if config.file_export:
+        from noveum_trace.export.file import FileExporter
+
+        exporters.append(
+            FileExporter(config.log_directory, config.service_name, config.max_file_bytes)
+        )
+    if config.console:
+        from noveum_trace.export.console import ConsoleExporter
+
+        exporters.append(ConsoleExporter())
+    if config.otlp_endpoint:
+        from noveum_trace.export.otlp import make_otlp_exporter
+
+        otlp = make_otlp_exporter(config)
+        if otlp is not None:
+            exporters.append(otlp)
+    exporters.extend(config.exporters)
+    return exporters
+
+
+class Runtime:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.max_attribute_length = config.max_attribute_length
+        self.max_attributes = config.max_attributes
+        self.max_events = config.max_events
+        self.sample_threshold = int(config.sample_rate * (1 << 64))
+        self.policy = _policy(config)
+        self.encoder = Encoder(_resource(config), _cost_hook(config), _mask())
+        self.worker = ExportWorker(
+            self.encoder,
+            build_exporters(config),
+            config.max_queue_size,
+            config.max_export_batch_size,
+            config.flush_interval,
+        )
+        self.submit: Callable[[Span], None] = self.worker.submit
+
+    def retire(self, successor: Runtime | None, timeout: float) -> bool:
+        """Flush and stop; spans still open from this runtime end into ``successor``."""
+        if successor is not None:
+            self.submit = successor.submit
+        return self.worker.shutdown(timeout)
+
+    def after_fork(self) -> None:
+        self.encoder.resource = Encoder(_resource(self.config)).resource
+        self.worker.reset_after_fork()

@@ -1,0 +1,428 @@
+"""The span: a slotted record that satisfies ``opentelemetry.trace.Span``.
+
+Hot-path rules (DESIGN.md, decision 2): no lock, no I/O, no JSON for primitive values on the
+application's thread. Ending a span hands the span object itself (already compact) to the
+runtime's bounded queue; the export worker does all encoding.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+import types
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import trace as otel_trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace.span import TraceState
+from opentelemetry.util import types as otel_types
+
+from noveum_trace import semconv
+from noveum_trace.core import context as ctx
+from noveum_trace.core.guard import internal_error
+from noveum_trace.core.values import _DROP, coerce, to_json, truncate
+
+if TYPE_CHECKING:
+    from noveum_trace.core.runtime import Runtime
+
+_time_ns = time.time_ns
+_SPAN_KEY = ctx.SPAN_KEY
+_CONTENT_KEYS = semconv.CONTENT_KEYS
+_STATUS_BY_NAME = {"unset": 0, "ok": 1, "error": 2}
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_UNSAMPLED = TraceFlags(TraceFlags.DEFAULT)
+
+
+def _timestamp_ns(value: Any) -> int:
+    """Accept OpenTelemetry's int nanoseconds, or float seconds as ``time.time()`` gives."""
+    if type(value) is int:
+        return value
+    number = float(value)
+    return int(number * 1e9) if number < 1e11 else int(number)
+
+
+class Span:
+    """A recording span. Use as ``with tracer.start_span(...) as span:``."""
+
+    __slots__ = (
+        "_ctx_token",
+        "_end_on_exit",
+        "_last_exception",
+        "_rt",
+        "_span_context",
+        "attributes",
+        "dropped",
+        "end_ns",
+        "events",
+        "kind",
+        "links",
+        "name",
+        "parent_id",
+        "parent_remote",
+        "record_exc",
+        "scope",
+        "set_status_on_exc",
+        "span_id",
+        "start_ns",
+        "status_code",
+        "status_message",
+        "trace_id",
+        "trace_state",
+    )
+
+    def __init__(
+        self,
+        rt: Runtime,
+        scope: tuple[str, str | None],
+        name: str,
+        trace_id: int,
+        span_id: int,
+        parent_id: int,
+        kind: int,
+        start_ns: int,
+    ) -> None:
+        self._rt = rt
+        self.scope = scope
+        self.name = name
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.parent_id = parent_id
+        self.parent_remote = False
+        self.trace_state: TraceState | None = None
+        self.kind = kind
+        self.start_ns = start_ns
+        self.end_ns = 0
+        self.attributes: dict[str, Any] = {}
+        self.events: list[tuple[str, int, dict[str, Any]]] | None = None
+        self.links: list[tuple[int, int, dict[str, Any]]] | None = None
+        self.status_code = 0
+        self.status_message = ""
+        self.dropped = 0
+        self.record_exc = True
+        self.set_status_on_exc = True
+        self._span_context: SpanContext | None = None
+        self._ctx_token: object = None
+        self._end_on_exit = True
+        self._last_exception: BaseException | None = None
+
+    # ---- attributes -------------------------------------------------------------------
+
+    def _clean(self, key: Any, value: Any, target: dict[str, Any]) -> None:
+        """Store ``value`` under ``key`` in ``target`` after coercion, limits and privacy."""
+        if type(key) is not str:
+            key = str(key)
+        rt = self._rt
+        if type(value) is str:
+            if key in _CONTENT_KEYS:
+                self._content(key, value, target)
+                return
+            if len(value) > rt.max_attribute_length:
+                value = value[: rt.max_attribute_length]
+        elif type(value) not in (int, float, bool) or (
+            type(value) is int and not -9223372036854775808 <= value <= 9223372036854775807
+        ):
+            if key in _CONTENT_KEYS and value is not None:
+                text = value if isinstance(value, str) else to_json(value)
+                if text is not _DROP:
+                    self._content(key, text, target)
+                    return
+            value = coerce(value, rt.max_attribute_length)
+            if value is _DROP:
+                self.dropped += 1
+                return
+        if len(target) >= rt.max_attributes and key not in target:
+            self.dropped += 1
+            return
+        target[key] = value
+
+    def _content(self, key: str, text: str, target: dict[str, Any]) -> None:
+        kept, truncated = self._rt.policy.apply(text)
+        if kept is None:
+            return
+        target[key] = kept
+        if truncated:
+            target[key + semconv.TRUNCATED_SUFFIX] = True
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        kind = type(value)
+        # Fast path: a plain primitive under a plain, non-content key (nearly every call).
+        if (
+            (kind is str or kind is float or kind is bool or kind is int)
+            and type(key) is str
+            and key not in _CONTENT_KEYS
+            and not self.end_ns
+        ):
+            rt = self._rt
+            attrs = self.attributes
+            if (kind is not str or len(value) <= rt.max_attribute_length) and (
+                kind is not int or -9223372036854775808 <= value <= 9223372036854775807
+            ):
+                if len(attrs) < rt.max_attributes or key in attrs:
+                    attrs[key] = value
+                    return
+        if self.end_ns:
+            return
+        try:
+            self._clean(key, value, self.attributes)
+        except Exception as exc:
+            internal_error("span.set_attribute", exc)
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        if self.end_ns:
+            return
+        try:
+            clean = self._clean
+            target = self.attributes
+            for key, value in attributes.items():
+                clean(key, value, target)
+        except Exception as exc:
+            internal_error("span.set_attributes", exc)
+
+    def add_event(
+        self,
+        name: str,
+        attributes: Mapping[str, Any] | None = None,
+        timestamp: int | float | None = None,
+    ) -> None:
+        if self.end_ns:
+            return
+        try:
+            events = self.events
+            if events is None:
+                events = self.events = []
+            elif len(events) >= self._rt.max_events:
+                self.dropped += 1
+                return
+            clean: dict[str, Any] = {}
+            if attributes:
+                for key, value in attributes.items():
+                    self._clean(key, value, clean)
+            when = _time_ns() if timestamp is None else _timestamp_ns(timestamp)
+            events.append((name if type(name) is str else str(name), when, clean))
+        except Exception as exc:
+            internal_error("span.add_event", exc)
+
+    def add_link(self, context: SpanContext, attributes: otel_types.Attributes = None) -> None:
+        if self.end_ns or context is None or not context.is_valid:
+            return
+        try:
+            clean: dict[str, Any] = {}
+            for key, value in (attributes or {}).items():
+                self._clean(key, value, clean)
+            if self.links is None:
+                self.links = []
+            self.links.append((context.trace_id, context.span_id, clean))
+        except Exception as exc:
+            internal_error("span.add_link", exc)
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: Mapping[str, Any] | None = None,
+        timestamp: int | float | None = None,
+        escaped: bool = False,
+    ) -> None:
+        if self.end_ns:
+            return
+        try:
+            kind = type(exception)
+            module = kind.__module__
+            type_name = (
+                kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+            )
+            try:
+                message = str(exception)
+            except Exception:
+                message = f"<unprintable {kind.__qualname__}>"
+            stack = "".join(traceback.format_exception(kind, exception, exception.__traceback__))
+            event: dict[str, Any] = {
+                semconv.EXCEPTION_TYPE: type_name,
+                semconv.EXCEPTION_MESSAGE: message,
+                semconv.EXCEPTION_STACKTRACE: stack,
+            }
+            if escaped:
+                event[semconv.EXCEPTION_ESCAPED] = True
+            if attributes:
+                event.update(attributes)
+            self.add_event(semconv.EVENT_EXCEPTION, event, timestamp)
+            self._last_exception = exception
+        except Exception as exc:
+            internal_error("span.record_exception", exc)
+
+    def set_status(self, status: Status | StatusCode | str, description: str | None = None) -> None:
+        """Accepts ``Status``, ``StatusCode`` or the guide's strings ("error", "ok", "unset")."""
+        if self.end_ns or self.status_code == 1:  # OK is final, as the OpenTelemetry spec says
+            return
+        try:
+            if isinstance(status, Status):
+                code = status.status_code.value
+                description = status.description if description is None else description
+            elif isinstance(status, StatusCode):
+                code = status.value
+            elif type(status) is int and 0 <= status <= 2:
+                code = status
+            else:
+                code = _STATUS_BY_NAME.get(str(status).strip().lower(), -1)
+                if code < 0:
+                    internal_error("span.set_status", ValueError(f"unknown status {status!r}"))
+                    return
+            self.status_code = code
+            if code == 2 and description is not None:
+                self.status_message = truncate(str(description), self._rt.max_attribute_length)
+            elif code != 2:
+                self.status_message = ""
+        except Exception as exc:
+            internal_error("span.set_status", exc)
+
+    def update_name(self, name: str) -> None:
+        if not self.end_ns:
+            self.name = str(name)
+
+    def is_recording(self) -> bool:
+        return not self.end_ns
+
+    def get_span_context(self) -> SpanContext:
+        context = self._span_context
+        if context is None:
+            context = self._span_context = SpanContext(
+                self.trace_id, self.span_id, False, _SAMPLED, self.trace_state
+            )
+        return context
+
+    @property
+    def span_context(self) -> SpanContext:
+        return self.get_span_context()
+
+    @property
+    def trace_id_hex(self) -> str:
+        return f"{self.trace_id:032x}"
+
+    @property
+    def span_id_hex(self) -> str:
+        return f"{self.span_id:016x}"
+
+    def end(self, end_time: int | float | None = None) -> None:
+        if self.end_ns:
+            return
+        try:
+            end_ns = _time_ns() if end_time is None else _timestamp_ns(end_time)
+            self.end_ns = end_ns if end_ns > 0 else 1
+            self._rt.submit(self)
+        except Exception as exc:
+            internal_error("span.end", exc)
+
+    # ---- context management: `with span:` makes it current --------------------------
+
+    def __enter__(self) -> Span:
+        var = ctx.CONTEXT_VAR
+        if var is not None:  # inlined ctx.attach_span: this is the hottest path there is
+            context = Context(var.get())
+            dict.__setitem__(context, _SPAN_KEY, self)
+            self._ctx_token = var.set(context)
+        else:
+            self._ctx_token = ctx.attach_span(self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        token = self._ctx_token
+        if token is not None:
+            self._ctx_token = None
+            ctx.detach(token)
+        if exc is not None and not self.end_ns:
+            # The user may have recorded it and set a status already (the guide's
+            # error-handling pattern): record it once, and keep their description.
+            if self.record_exc and exc is not self._last_exception:
+                self.record_exception(exc, escaped=True)
+            self._last_exception = None  # do not keep the traceback alive in the queue
+            if self.set_status_on_exc and self.status_code == 0:
+                self.set_status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
+        if self._end_on_exit:
+            self.end()
+
+    def __repr__(self) -> str:
+        return (
+            f"<noveum_trace.Span {self.name!r} trace={self.trace_id:032x} span={self.span_id:016x}>"
+        )
+
+
+class NonRecordingSpan:
+    """An unsampled span (or any span before ``init()``): carries ids, records nothing."""
+
+    __slots__ = ("_ctx_token", "_span_context", "span_id", "trace_id", "trace_state")
+
+    def __init__(self, trace_id: int, span_id: int, trace_state: TraceState | None = None) -> None:
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.trace_state = trace_state
+        self._span_context: SpanContext | None = None
+        self._ctx_token: object = None
+
+    def get_span_context(self) -> SpanContext:
+        if self._span_context is None:
+            self._span_context = SpanContext(
+                self.trace_id, self.span_id, False, _UNSAMPLED, self.trace_state
+            )
+        return self._span_context
+
+    span_context = property(get_span_context)
+
+    def is_recording(self) -> bool:
+        return False
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        pass
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        pass
+
+    def add_event(self, name: str, attributes: Any = None, timestamp: Any = None) -> None:
+        pass
+
+    def add_link(self, context: Any, attributes: Any = None) -> None:
+        pass
+
+    def record_exception(self, exception: BaseException, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def set_status(self, status: Any, description: str | None = None) -> None:
+        pass
+
+    def update_name(self, name: str) -> None:
+        pass
+
+    def end(self, end_time: int | None = None) -> None:
+        pass
+
+    def __enter__(self) -> NonRecordingSpan:
+        self._ctx_token = ctx.attach_span(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        token = self._ctx_token
+        if token is not None:
+            self._ctx_token = None
+            ctx.detach(token)
+
+
+# Both satisfy the OpenTelemetry Span interface without paying for its instance __dict__.
+otel_trace.Span.register(Span)
+otel_trace.Span.register(NonRecordingSpan)
+
+
+def links_from(links: Sequence[Link] | None) -> list[tuple[int, int, dict[str, Any]]]:
+    out = []
+    for link in links or ():
+        context = link.context
+        if context is not None and context.is_valid:
+            out.append((context.trace_id, context.span_id, dict(link.attributes or {})))
+    return out
+
+
+__all__ = ["Context", "NonRecordingSpan", "Span", "SpanKind", "links_from"]

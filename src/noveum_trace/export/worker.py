@@ -1,0 +1,172 @@
+"""The bounded queue and the one export worker thread.
+
+The application's thread only appends a finished span to a deque (atomic under the GIL) and,
+when a batch is full, sets an Event. Everything else happens here: batching by size and
+time, OTLP/JSON encoding, secret masking, and handing each batch to every exporter.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from noveum_trace.core.guard import internal_error, warn_once
+from noveum_trace.core.stats import STATS
+from noveum_trace.export.base import EncodedBatch, Exporter
+
+if TYPE_CHECKING:
+    from noveum_trace.core.span import Span
+
+
+class ExportWorker:
+    def __init__(
+        self,
+        encode: Callable[[list[Span]], EncodedBatch | None],
+        exporters: Sequence[Exporter],
+        max_queue_size: int,
+        batch_size: int,
+        interval: float,
+    ) -> None:
+        self._encode = encode
+        self.exporters = list(exporters)
+        self.max_queue_size = max_queue_size
+        self.batch_size = batch_size
+        self.interval = interval
+        self.queue: deque[Span] = deque()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()  # guards start/stop and flush waiters, never the hot path
+        self._flush_waiters: list[threading.Event] = []
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self.closed = False
+
+    # ---- application thread -------------------------------------------------------------
+
+    def submit(self, span: Span) -> None:
+        queue = self.queue
+        if len(queue) >= self.max_queue_size or self.closed:
+            STATS.incr("spans_dropped_queue_full" if not self.closed else "spans_dropped_closed")
+            warn_once(
+                "queue_full",
+                "noveum_trace: export queue full (%d spans); dropping spans. Raise "
+                "max_queue_size or check the exporters; get_stats() counts the drops.",
+                self.max_queue_size,
+            )
+            return
+        queue.append(span)
+        if self._thread is None:
+            self._start()
+        if len(queue) >= self.batch_size and not self._wake.is_set():
+            self._wake.set()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None or self.closed:
+                return
+            thread = threading.Thread(target=self._run, name="noveum-trace-export", daemon=True)
+            self._thread = thread
+            thread.start()
+
+    # ---- control ------------------------------------------------------------------------
+
+    def flush(self, timeout: float) -> bool:
+        """Export everything queued so far; True when done within ``timeout`` seconds."""
+        deadline = time.monotonic() + max(timeout, 0.0)
+        if self._thread is None or not self._thread.is_alive():
+            self._drain_all()  # no worker (never started, or forked away): do it here
+            return self._flush_exporters(deadline)
+        done = threading.Event()
+        with self._lock:
+            self._flush_waiters.append(done)
+        self._wake.set()
+        if not done.wait(max(deadline - time.monotonic(), 0.0)):
+            return False
+        return self._flush_exporters(deadline)
+
+    def _flush_exporters(self, deadline: float) -> bool:
+        ok = True
+        for exporter in self.exporters:
+            try:
+                ok = exporter.flush(max(deadline - time.monotonic(), 0.0)) and ok
+            except Exception as exc:
+                internal_error(f"exporter {exporter.name} flush", exc)
+                ok = False
+        return ok
+
+    def shutdown(self, timeout: float) -> bool:
+        """Flush, stop the thread and close the exporters, all within ``timeout``."""
+        deadline = time.monotonic() + max(timeout, 0.0)
+        flushed = self.flush(timeout)
+        with self._lock:
+            self.closed = True
+            self._stopping = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(max(deadline - time.monotonic(), 0.0))
+        for exporter in self.exporters:
+            try:
+                exporter.shutdown(max(deadline - time.monotonic(), 0.0))
+            except Exception as exc:
+                internal_error(f"exporter {exporter.name} shutdown", exc)
+        return flushed
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: forget the parent's queue and thread; start fresh lazily."""
+        self.queue = deque()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._flush_waiters = []
+        self._thread = None
+        for exporter in self.exporters:
+            reset = getattr(exporter, "reset_after_fork", None)
+            if reset is not None:
+                reset()
+
+    # ---- worker thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            with self._lock:
+                waiters, self._flush_waiters = self._flush_waiters, []
+                stopping = self._stopping
+            self._drain_all()
+            for waiter in waiters:
+                waiter.set()
+            if stopping:
+                return
+
+    def _drain_all(self) -> None:
+        queue = self.queue
+        popleft = queue.popleft
+        while queue:
+            batch = []
+            try:
+                for _ in range(min(len(queue), self.batch_size)):
+                    batch.append(popleft())
+            except IndexError:  # another drainer emptied it
+                pass
+            if batch:
+                self._export(batch)
+
+    def _export(self, spans: list[Span]) -> None:
+        try:
+            encoded = self._encode(spans)
+        except Exception as exc:
+            internal_error("encoder", exc)
+            STATS.incr("spans_dropped_encoding", len(spans))
+            return
+        if encoded is None:
+            return
+        STATS.incr("spans_encoded", encoded.span_count)
+        for exporter in self.exporters:
+            try:
+                exporter.export(encoded)
+            except Exception as exc:
+                internal_error(f"exporter {exporter.name}", exc)
+                STATS.exporter(exporter.name).failed += encoded.span_count

@@ -1,0 +1,18 @@
+"""Test helpers for users' own tests: an in-memory exporter and a fake LLM provider."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from noveum_trace.testing.memory import InMemoryExporter
+
+__all__ = ["FakeProvider", "InMemoryExporter"]
+
+
+def __getattr__(name: str) -> Any:
+    # The fake provider pulls in http.server; import it only when asked for.
+    if name == "FakeProvider":
+        from noveum_trace.testing.fake_provider import FakeProvider
+
+        return FakeProvider
+    raise AttributeError(name)
