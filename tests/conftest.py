@@ -58,5 +58,7 @@ def traced(traces: Traces) -> Iterator[Traces]:
     yield traces
 
 
-def find(spans: list[dict[str, Any]], predicate: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+def find(
+    spans: list[dict[str, Any]], predicate: Callable[[dict[str, Any]], bool]
+) -> list[dict[str, Any]]:
     return [span for span in spans if predicate(span)]

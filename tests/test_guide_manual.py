@@ -128,8 +128,10 @@ def test_multi_turn_conversation(tmp_path: Path) -> None:
     )
     calls = {s["parent_span_id"]: s for s in spans if s["name"] == "llm_call"}
     assert len(spans) == 4 and len(turns) == 2
-    expected = [("Hello!", "Hi there! How can I help you?"),
-                ("What's the weather?", "I don't have access to weather data.")]
+    expected = [
+        ("Hello!", "Hi there! How can I help you?"),
+        ("What's the weather?", "I don't have access to weather data."),
+    ]
     for number, (turn, (user, assistant)) in enumerate(zip(turns, expected), start=1):
         assert turn["parent_span_id"] is None
         assert turn["attributes"] == {"conversation.id": "conv_123", "conversation.turn": number}
@@ -146,7 +148,9 @@ def test_multi_turn_conversation(tmp_path: Path) -> None:
 def test_batch_processing(tmp_path: Path) -> None:
     spans = run_blocks(tmp_path, guide_block("Batch Processing"))
     (batch,) = [s for s in spans if s["name"] == "batch_llm_processing"]
-    items = sorted((s for s in spans if s["name"].startswith("batch_item_")), key=lambda s: s["name"])
+    items = sorted(
+        (s for s in spans if s["name"].startswith("batch_item_")), key=lambda s: s["name"]
+    )
     prompts = ["What is AI?", "Explain ML", "Define NLP"]
     assert [s["name"] for s in items] == ["batch_item_0", "batch_item_1", "batch_item_2"]
     total = 0

@@ -126,16 +126,19 @@ _PAIR_CACHE_MAX = 8192
 def _attributes_text(attributes: Mapping[str, Any]) -> str:
     cache = _PAIR_CACHE
     parts = []
-    for item in attributes.items():
-        text = cache.get(item)  # type: ignore[call-overload]
-        if text is None:
-            key, value = item
+    for key, value in attributes.items():
+        kind = type(value)
+        if kind is str or kind is bool:
+            pair = (key, value)
+            text = cache.get(pair)
+            if text is None:
+                text = _key_prefix(key) + _value_text(value) + "}"
+                if kind is bool or len(value) <= 64:
+                    if len(cache) >= _PAIR_CACHE_MAX:
+                        cache.clear()
+                    cache[pair] = text
+        else:
             text = _key_prefix(key) + _value_text(value) + "}"
-            kind = type(value)
-            if (kind is str and len(value) <= 64) or kind is bool:
-                if len(cache) >= _PAIR_CACHE_MAX:
-                    cache.clear()
-                cache[item] = text
         parts.append(text)
     return ",".join(parts)
 
