@@ -7,6 +7,7 @@ from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 import noveum_trace
@@ -103,3 +104,50 @@ def test_use_span_from_the_api_ends_and_records(traced: Traces) -> None:
     (record,) = traced.spans()
     assert record["status"]["code"] == "ERROR"
     assert record["events"][0]["name"] == "exception"
+
+
+def test_pre_registered_sdk_provider_is_kept_and_traces_join(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """An application that set its own SDK provider first keeps it; one trace, both ways."""
+    exporter = InMemorySpanExporter()
+    theirs = SdkTracerProvider()
+    theirs.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(otel_trace, "_TRACER_PROVIDER", theirs)  # as set_tracer_provider would
+    noveum_trace.init(service_name="coexist", log_directory=str(tmp_path))
+    try:
+        assert otel_trace.get_tracer_provider() is theirs  # not silently replaced
+        ours = noveum_trace.get_tracer()
+        app = otel_trace.get_tracer("app")
+        with app.start_as_current_span("app-request") as request:
+            with ours.start_span("llm") as llm:
+                with app.start_as_current_span("app-db"):
+                    pass
+        noveum_trace.flush()
+        (ours_record,) = noveum_trace.read_traces(tmp_path)
+        their_spans = {s.name: s for s in exporter.get_finished_spans()}
+        assert ours_record["parent_span_id"] == f"{request.get_span_context().span_id:016x}"
+        assert ours_record["trace_id"] == f"{request.get_span_context().trace_id:032x}"
+        assert their_spans["app-db"].parent.span_id == llm.span_id
+    finally:
+        noveum_trace.shutdown()
+
+
+def test_tracer_provider_option_sends_our_spans_through_theirs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    exporter = InMemorySpanExporter()
+    theirs = SdkTracerProvider()
+    theirs.add_span_processor(SimpleSpanProcessor(exporter))
+    noveum_trace.init(
+        service_name="one-pipeline", log_directory=str(tmp_path), tracer_provider=theirs
+    )
+    try:
+        tracer = noveum_trace.get_tracer()
+        with tracer.start_span("outer") as outer:
+            outer.set_attribute("payload", {"a": 1})
+            with tracer.start_span("inner") as inner:
+                inner.set_status("error", "bad")
+        (inner_span, outer_span) = exporter.get_finished_spans()
+        assert inner_span.parent.span_id == outer_span.context.span_id
+        assert outer_span.attributes["payload"] == '{"a":1}'
+        assert inner_span.status.status_code == StatusCode.ERROR
+        assert inner_span.status.description == "bad"
+    finally:
+        noveum_trace.shutdown()

@@ -121,6 +121,8 @@ class Runtime:
         self.max_attributes = config.max_attributes
         self.max_events = config.max_events
         self.sample_threshold = int(config.sample_rate * (1 << 64))
+        # With an application's own SDK provider, spans are created and exported there.
+        self.delegate: Any = config.tracer_provider
         self.policy = _policy(config)
         self.encoder = Encoder(_resource(config), _cost_hook(config), _mask())
         self.worker = ExportWorker(

@@ -14,6 +14,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanKind
 
 from noveum_trace.core.context import span_in
+from noveum_trace.core.delegate import DelegatedSpan
 from noveum_trace.core.guard import internal_error
 from noveum_trace.core.span import NonRecordingSpan, Span
 
@@ -46,6 +47,20 @@ class Tracer(otel_trace.Tracer):
     ) -> Any:
         """Start a span that is not yet current; ``with`` it to make it current."""
         rt = self._provider.runtime
+        if rt is not None and rt.delegate is not None:
+            return DelegatedSpan(
+                rt,
+                rt.delegate.get_tracer(*self._scope).start_span(
+                    name,
+                    context,
+                    kind,
+                    attributes,
+                    links,
+                    start_time,
+                    record_exception,
+                    set_status_on_exception,
+                ),
+            )
         parent = span_in(context)
         parent_type = type(parent)
         trace_state = None
@@ -156,7 +171,7 @@ class CurrentSpan:
 
     def __enter__(self) -> Any:
         span = self._tracer.start_span(self._name, **self._kwargs)
-        if type(span) is Span:
+        if type(span) is Span or type(span) is DelegatedSpan:
             span._end_on_exit = self._end_on_exit
         self._span = span
         return span.__enter__()

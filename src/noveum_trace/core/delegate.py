@@ -1,0 +1,120 @@
+"""``init(tracer_provider=...)``: our spans go through an application's own OpenTelemetry SDK.
+
+For users who want one pipeline. The SDK span does the recording and exporting; this thin
+wrapper keeps our span behaviour on top of it: ``with`` makes it current, the guide's
+``set_status("error", msg)`` works, values are coerced instead of rejected, and the content
+policy (capture switch, redaction, truncation) still applies.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import trace as otel_trace
+from opentelemetry.trace import Status, StatusCode
+
+from noveum_trace import semconv
+from noveum_trace.core import context as ctx
+from noveum_trace.core.guard import internal_error
+from noveum_trace.core.values import _DROP, coerce, to_json
+
+if TYPE_CHECKING:
+    from noveum_trace.core.runtime import Runtime
+
+_STATUS = {"ok": StatusCode.OK, "error": StatusCode.ERROR, "unset": StatusCode.UNSET}
+
+
+class DelegatedSpan:
+    __slots__ = ("_end_on_exit", "_rt", "_span", "_token")
+
+    def __init__(self, rt: Runtime, span: Any) -> None:
+        self._rt = rt
+        self._span = span
+        self._token: object = None
+        self._end_on_exit = True
+
+    def _clean(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in attributes.items():
+            key = str(key)
+            if key in semconv.CONTENT_KEYS:
+                text = value if isinstance(value, str) else to_json(value)
+                kept, truncated = (
+                    self._rt.policy.apply(text) if text is not _DROP else (None, False)
+                )
+                if kept is not None:
+                    out[key] = kept
+                    if truncated:
+                        out[key + semconv.TRUNCATED_SUFFIX] = True
+                continue
+            if type(value) not in (str, bool, int, float):
+                value = coerce(value, self._rt.max_attribute_length)
+                if value is _DROP:
+                    continue
+            out[key] = value
+        return out
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        try:
+            self._span.set_attributes(self._clean({key: value}))
+        except Exception as exc:
+            internal_error("delegated.set_attribute", exc)
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        try:
+            self._span.set_attributes(self._clean(attributes))
+        except Exception as exc:
+            internal_error("delegated.set_attributes", exc)
+
+    def add_event(
+        self, name: str, attributes: Mapping[str, Any] | None = None, timestamp: Any = None
+    ) -> None:
+        try:
+            when = (
+                None
+                if timestamp is None
+                else int(timestamp if timestamp > 1e11 else timestamp * 1e9)
+            )
+            self._span.add_event(str(name), self._clean(attributes or {}), when)
+        except Exception as exc:
+            internal_error("delegated.add_event", exc)
+
+    def set_status(self, status: Any, description: str | None = None) -> None:
+        try:
+            if isinstance(status, str):
+                status = _STATUS.get(status.strip().lower(), StatusCode.UNSET)
+            if isinstance(status, StatusCode):
+                status = Status(status, description if status is StatusCode.ERROR else None)
+            self._span.set_status(status)
+        except Exception as exc:
+            internal_error("delegated.set_status", exc)
+
+    def __getattr__(self, name: str) -> Any:  # record_exception, end, get_span_context, ...
+        return getattr(self._span, name)
+
+    def __enter__(self) -> DelegatedSpan:
+        self._token = ctx.attach_span(self._span)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        if self._token is not None:
+            ctx.detach(self._token)
+            self._token = None
+        try:
+            if exc is not None and self._span.is_recording():
+                self._span.record_exception(exc, escaped=True)
+                self._span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            if self._end_on_exit:
+                self._span.end()
+        except Exception as failure:
+            internal_error("delegated.end", failure)
+
+
+otel_trace.Span.register(DelegatedSpan)
