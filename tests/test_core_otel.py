@@ -46,11 +46,13 @@ def _sdk_tracer() -> tuple[otel_trace.Tracer, InMemorySpanExporter]:
 def test_third_party_span_nests_under_ours_and_ours_under_theirs(traced: Traces) -> None:
     third_party, exported = _sdk_tracer()
     ours = noveum_trace.get_tracer()
-    with ours.start_span("our-outer") as outer:
-        with third_party.start_as_current_span("their-middle") as middle:
-            assert otel_trace.get_current_span() is middle
-            with ours.start_span("our-inner"):
-                pass
+    with (
+        ours.start_span("our-outer") as outer,
+        third_party.start_as_current_span("their-middle") as middle,
+    ):
+        assert otel_trace.get_current_span() is middle
+        with ours.start_span("our-inner"):
+            pass
     (theirs,) = exported.get_finished_spans()
     spans = traced.by_name()
     assert theirs.parent is not None and theirs.parent.span_id == outer.span_id
@@ -117,10 +119,12 @@ def test_pre_registered_sdk_provider_is_kept_and_traces_join(tmp_path, monkeypat
         assert otel_trace.get_tracer_provider() is theirs  # not silently replaced
         ours = noveum_trace.get_tracer()
         app = otel_trace.get_tracer("app")
-        with app.start_as_current_span("app-request") as request:
-            with ours.start_span("llm") as llm:
-                with app.start_as_current_span("app-db"):
-                    pass
+        with (
+            app.start_as_current_span("app-request") as request,
+            ours.start_span("llm") as llm,
+            app.start_as_current_span("app-db"),
+        ):
+            pass
         noveum_trace.flush()
         (ours_record,) = noveum_trace.read_traces(tmp_path)
         their_spans = {s.name: s for s in exporter.get_finished_spans()}

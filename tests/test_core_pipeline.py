@@ -285,7 +285,8 @@ def test_console_exporter_prints_a_tree(traces: Traces) -> None:
 def test_atexit_flushes_spans_of_a_process_that_just_exits(tmp_path: Path) -> None:
     code = (
         "import noveum_trace\n"
-        f"noveum_trace.init(service_name='exiting', log_directory={str(tmp_path)!r}, flush_interval=3600)\n"
+        f"noveum_trace.init(service_name='exiting', log_directory={str(tmp_path)!r},"
+        " flush_interval=3600)\n"
         "with noveum_trace.get_tracer().start_span('last-words'):\n    pass\n"
     )
     import subprocess

@@ -132,7 +132,7 @@ def test_multi_turn_conversation(tmp_path: Path) -> None:
         ("Hello!", "Hi there! How can I help you?"),
         ("What's the weather?", "I don't have access to weather data."),
     ]
-    for number, (turn, (user, assistant)) in enumerate(zip(turns, expected), start=1):
+    for number, (turn, (user, assistant)) in enumerate(zip(turns, expected, strict=True), start=1):
         assert turn["parent_span_id"] is None
         assert turn["attributes"] == {"conversation.id": "conv_123", "conversation.turn": number}
         call = calls[turn["span_id"]]
@@ -154,7 +154,7 @@ def test_batch_processing(tmp_path: Path) -> None:
     prompts = ["What is AI?", "Explain ML", "Define NLP"]
     assert [s["name"] for s in items] == ["batch_item_0", "batch_item_1", "batch_item_2"]
     total = 0
-    for index, (item, prompt) in enumerate(zip(items, prompts)):
+    for index, (item, prompt) in enumerate(zip(items, prompts, strict=True)):
         assert item["parent_span_id"] == batch["span_id"] and item["trace_id"] == batch["trace_id"]
         inp, out = len(prompt) // 4, len(f"Response to: {prompt}") // 4
         total += inp + out

@@ -53,7 +53,7 @@ _SHUTDOWN_TIMEOUT = 5.0
 def init(
     service_name: str | None = None, log_directory: str | None = None, **options: Any
 ) -> TracerProvider:
-    """Start tracing. Options come from arguments, then ``NOVEUM_TRACE_*``/``OTEL_*``, then defaults.
+    """Start tracing. Options: arguments, then ``NOVEUM_TRACE_*``/``OTEL_*``, then defaults.
 
     A second call replaces the configuration: the previous pipeline is flushed (its spans
     go where it was configured to send them) and stopped, so no worker leaks and no span is

@@ -109,7 +109,7 @@ def trace_files(path: str | os.PathLike[str]) -> list[str]:
         raise FileNotFoundError(f"no such file or directory: {path}")
     if os.path.isfile(path):
         return [path]
-    found = []
+    found: list[str] = []
     for root, _dirs, files in os.walk(path):
         found.extend(os.path.join(root, name) for name in files if name.endswith(".jsonl"))
     return sorted(found, key=lambda name: (os.path.getmtime(name), name))

@@ -156,12 +156,13 @@ class Span:
         ):
             rt = self._rt
             attrs = self.attributes
-            if (kind is not str or len(value) <= rt.max_attribute_length) and (
-                kind is not int or -9223372036854775808 <= value <= 9223372036854775807
+            if (
+                (kind is not str or len(value) <= rt.max_attribute_length)
+                and (kind is not int or -9223372036854775808 <= value <= 9223372036854775807)
+                and (len(attrs) < rt.max_attributes or key in attrs)
             ):
-                if len(attrs) < rt.max_attributes or key in attrs:
-                    attrs[key] = value
-                    return
+                attrs[key] = value
+                return
         if self.end_ns:
             return
         try:
@@ -251,7 +252,9 @@ class Span:
         except Exception as exc:
             internal_error("span.record_exception", exc)
 
-    def set_status(self, status: Status | StatusCode | str, description: str | None = None) -> None:
+    def set_status(
+        self, status: Status | StatusCode | str | int, description: str | None = None
+    ) -> None:
         """Accepts ``Status``, ``StatusCode`` or the guide's strings ("error", "ok", "unset")."""
         if self.end_ns or self.status_code == 1:  # OK is final, as the OpenTelemetry spec says
             return

@@ -7,6 +7,7 @@ again on the next batch in case the directory becomes writable.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -76,10 +77,8 @@ class FileExporter:
 
     def _close(self) -> None:
         if self._fd >= 0:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(self._fd)
-            except OSError:
-                pass
             self._fd = -1
 
     def flush(self, timeout: float) -> bool:
