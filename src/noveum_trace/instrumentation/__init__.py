@@ -9,7 +9,10 @@ Submodules import their client package only when used, so the core stays light.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # typed for users and mypy; imported lazily at run time
+    from noveum_trace.instrumentation.decorators import trace_llm_call
 
 __all__ = ["trace_llm_call"]
 
