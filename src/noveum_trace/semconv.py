@@ -117,3 +117,23 @@ CONTENT_KEYS: Final = frozenset(
         GEN_AI_SYSTEM_INSTRUCTIONS,
     }
 )
+
+# --- The guide's application-level names (multi-turn and batch examples); used by the demo
+CONVERSATION_ID: Final = "conversation.id"
+CONVERSATION_TURN: Final = "conversation.turn"
+BATCH_ID: Final = "batch.id"
+BATCH_SIZE: Final = "batch.size"
+BATCH_ITEM_INDEX: Final = "batch.item_index"
+
+# --- anthropic instrumentation (issue 4)
+# The model's visible reasoning (anthropic `thinking` blocks), on the completion event.
+# Content: belongs in CONTENT_KEYS (the lead adds it there).
+GEN_AI_COMPLETION_REASONING: Final = "gen_ai.completion.reasoning"
+
+# --- OpenAI-specific (OpenTelemetry semconv `openai.*` registry) --------------------------
+OPENAI_REQUEST_SERVICE_TIER: Final = "openai.request.service_tier"
+OPENAI_RESPONSE_SERVICE_TIER: Final = "openai.response.service_tier"
+OPENAI_RESPONSE_SYSTEM_FINGERPRINT: Final = "openai.response.system_fingerprint"
+# messages.count_tokens: the count it returns. Not gen_ai.usage.*: nothing was generated or
+# billed, so no cost and no usage for an enclosing decorator span. Same name as the client's own.
+ANTHROPIC_COUNT_TOKENS_INPUT_TOKENS: Final = "anthropic.message.count_tokens.input_tokens"

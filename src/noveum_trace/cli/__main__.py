@@ -1,0 +1,5 @@
+"""``python -m noveum_trace.cli``."""
+
+from noveum_trace.cli.main import main
+
+raise SystemExit(main())

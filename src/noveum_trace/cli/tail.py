@@ -1,0 +1,183 @@
+"""``noveum-trace tail``: print spans as they land in the trace files.
+
+Polls the directory. Offsets are kept per inode, so a renamed file keeps its place and a new
+file (the writer's next rotation, another process) is read from its start. Only complete
+lines are consumed: a line still being written is read on a later poll. Children end (and
+are written) before their parents, so spans are printed as flat lines, not trees.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+from noveum_trace.cli import fmt
+from noveum_trace.cli.show import content_items, span_details, strip_content
+from noveum_trace.cli.source import (
+    BadLine,
+    CliError,
+    SpanFilter,
+    Warn,
+    is_error,
+    spans_in_line,
+    warn_to_stderr,
+)
+from noveum_trace.reader import SpanDict, trace_files
+
+_BLOCK = 1 << 20
+
+
+class Follower:
+    """Yields the spans appended to the trace files under ``path`` since the last poll."""
+
+    def __init__(self, path: str, from_start: bool, warn: Warn = warn_to_stderr) -> None:
+        self.path = path
+        self.from_start = from_start
+        self.warn = warn
+        self.offsets: dict[tuple[int, int], int] = {}
+        self._first_poll = True
+        self._warned: set[str] = set()
+
+    def poll(self) -> Iterator[SpanDict]:
+        try:
+            names = trace_files(self.path)
+        except FileNotFoundError:
+            raise CliError(f"no such file or directory: {self.path}") from None
+        seen: dict[tuple[int, int], int] = {}
+        for name in names:
+            try:
+                stat = os.stat(name)
+            except OSError:  # removed between the listing and now
+                continue
+            key = (stat.st_dev, stat.st_ino)
+            offset = self.offsets.get(key)
+            if offset is None:
+                at_end = self._first_poll and not self.from_start
+                offset = _last_line_end(name, stat.st_size) if at_end else 0
+            elif stat.st_size < offset:  # truncated in place
+                offset = 0
+            if stat.st_size > offset:
+                for spans, end in self._read(name, offset):
+                    offset = seen[key] = end
+                    yield from spans
+            seen[key] = offset
+        # Forget files that are gone, so a reused inode starts from 0.
+        self.offsets = seen
+        self._first_poll = False
+
+    def _read(self, name: str, offset: int) -> Iterator[tuple[list[SpanDict], int]]:
+        try:
+            handle = open(name, "rb")  # noqa: SIM115 - closed below; yields in between
+        except OSError as exc:
+            self._warn_once(name, f"cannot read {name}: {exc.strerror or exc}")
+            return
+        with handle:
+            handle.seek(offset)
+            rest = b""
+            while block := handle.read(_BLOCK):
+                lines = (rest + block).split(b"\n")
+                rest = lines.pop()
+                for raw in lines:
+                    offset += len(raw) + 1
+                    spans: list[SpanDict] = []
+                    if raw.strip():
+                        try:
+                            spans = spans_in_line(raw, name)
+                        except BadLine as exc:
+                            self._warn_once(name, f"{name}: {exc}; skipping such lines")
+                    yield spans, offset
+
+    def _warn_once(self, name: str, message: str) -> None:
+        if name not in self._warned:
+            self._warned.add(name)
+            self.warn(message)
+
+
+def _last_line_end(name: str, size: int) -> int:
+    """Where the last complete line of ``name`` ends, to start following from there."""
+    try:
+        with open(name, "rb") as handle:
+            position = size
+            while position > 0:
+                start = max(0, position - 65536)
+                handle.seek(start)
+                chunk = handle.read(position - start)
+                newline = chunk.rfind(b"\n")
+                if newline >= 0:
+                    return start + newline + 1
+                position = start
+    except OSError:
+        pass
+    return 0
+
+
+def span_line(span: SpanDict, style: fmt.Style) -> str:
+    name = fmt.one_line(span["name"], 48)
+    parts = [
+        style(fmt.clock(span["end_time_unix_nano"], with_date=False), "dim"),
+        style(span["service_name"] or "?", "magenta"),
+        f"trace {fmt.short_id(span['trace_id'])}",
+        style(name, "red") if is_error(span) else style(name, "bold"),
+        fmt.duration(span["duration_ms"]),
+        span_details(span, style),
+    ]
+    return "  ".join(part for part in parts if part)
+
+
+def write_span(span: SpanDict, out: TextIO, style: fmt.Style, as_json: bool, content: bool) -> None:
+    if as_json:
+        out.write(fmt.dumps(span if content else strip_content(span)) + "\n")
+        return
+    out.write(span_line(span, style) + "\n")
+    if content:
+        for key, text in content_items(span):
+            out.write(f"    {style(key + ':', 'dim')} {fmt.one_line(text, 400)}\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    filt = SpanFilter.from_args(args)
+    style = fmt.Style(fmt.colour_wanted(args.color, sys.stdout))
+    follower = Follower(args.path, from_start=args.from_start or args.once)
+    if not os.path.exists(args.path):
+        raise CliError(f"no such file or directory: {args.path}")
+    if fmt.isatty(sys.stderr) and not args.once:
+        print(f"following {args.path} (Ctrl-C to stop)", file=sys.stderr)
+    deadline = time.monotonic() + args.max_seconds if args.max_seconds else None
+    printed = 0
+    try:
+        while True:
+            for span in follower.poll():
+                if filt.accepts(span):
+                    write_span(span, sys.stdout, style, args.json, args.content)
+                    printed += 1
+                    if args.max_spans and printed >= args.max_spans:
+                        return 0
+            sys.stdout.flush()
+            if args.once or (deadline is not None and time.monotonic() >= deadline):
+                return 0
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        sys.stdout.flush()
+
+
+def add_parser(sub: Any, common: list[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "tail",
+        parents=common,
+        help="follow the trace files as spans arrive",
+        description="Print spans as they are written, across file rotation and new files. "
+        "Starts at the end of the existing files unless --from-start is given.",
+    )
+    parser.add_argument("--interval", type=float, default=0.5, help="poll every S seconds")
+    parser.add_argument("--from-start", action="store_true", help="print existing spans first")
+    parser.add_argument("--content", action="store_true", help="show prompts and completions")
+    parser.add_argument("--once", action="store_true", help="print what is there now and exit")
+    parser.add_argument("--max-spans", type=int, default=0, help="exit after N spans")
+    parser.add_argument("--max-seconds", type=float, default=0, help="exit after S seconds")
+    parser.set_defaults(run=run)
