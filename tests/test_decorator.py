@@ -23,9 +23,9 @@ from noveum_trace import semconv
 from noveum_trace.instrumentation import trace_llm_call
 
 from .conftest import Traces
+from .shared_paths import CASSETTES
 from .test_guide_manual import guide_block
 
-CASSETTES = Path("/work/shared/cassettes")
 CLIENT = 3  # OTLP SpanKind CLIENT
 
 

@@ -18,7 +18,7 @@ import pytest
 
 import noveum_trace
 
-GUIDE = Path(__file__).resolve().parents[2] / "shared" / "spec" / "llm-tracing-guide.md"
+from .shared_paths import GUIDE
 
 
 def guide_block(heading: str) -> str:

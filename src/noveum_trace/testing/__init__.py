@@ -6,13 +6,13 @@ from typing import Any
 
 from noveum_trace.testing.memory import InMemoryExporter
 
-__all__ = ["FakeProvider", "InMemoryExporter"]
+__all__ = ["FakeProvider", "InMemoryExporter", "RecordedRequest"]
 
 
 def __getattr__(name: str) -> Any:
     # The fake provider pulls in http.server; import it only when asked for.
-    if name == "FakeProvider":
-        from noveum_trace.testing.fake_provider import FakeProvider
+    if name in ("FakeProvider", "RecordedRequest"):
+        from noveum_trace.testing import fake_provider
 
-        return FakeProvider
+        return getattr(fake_provider, name)
     raise AttributeError(name)
