@@ -99,6 +99,13 @@ def _pattern(spec: _Spec, index: int, for_search: bool) -> str:
 _BUILTIN_SEARCHES = tuple(
     re.compile(_pattern(spec, i, True).encode()) for i, spec in enumerate(_SECRET_SPECS)
 )
+# The same searches over str, for the encoder, which masks each string value before quoting.
+_BUILTIN_TEXT_SEARCHES = tuple(
+    re.compile(_pattern(spec, i, True)) for i, spec in enumerate(_SECRET_SPECS)
+)
+# No built-in pattern matches fewer characters than this (Slack's "xoxb-" + 10), so shorter
+# strings need no scan unless a shorter secret was registered.
+_MIN_BUILTIN_MATCH = 15
 _BUILTIN_SUB = "|".join(_pattern(spec, i, False) for i, spec in enumerate(_SECRET_SPECS))
 _BUILTIN_TEXT_RE = re.compile(_BUILTIN_SUB)
 
@@ -106,12 +113,14 @@ _BUILTIN_TEXT_RE = re.compile(_BUILTIN_SUB)
 class _Matchers:
     """The compiled matchers: swapped as a whole (one assignment) when a secret is added."""
 
-    __slots__ = ("literals", "sub_bytes", "text")
+    __slots__ = ("literals", "literals_text", "min_length", "sub_bytes", "text")
 
     def __init__(self, registered: Sequence[str]) -> None:
         # Longest first, so a registered value that contains another is masked whole.
         ordered = sorted(registered, key=len, reverse=True)
+        self.literals_text = tuple(ordered)
         self.literals = tuple(value.encode("utf-8") for value in ordered)
+        self.min_length = min([_MIN_BUILTIN_MATCH, *map(len, ordered)])
         sub = "|".join([*(re.escape(value) for value in ordered), _BUILTIN_SUB])
         self.text = re.compile(sub)
         self.sub_bytes = re.compile(sub.encode("utf-8"))
@@ -162,11 +171,35 @@ def _replace_bytes(match: re.Match[bytes]) -> bytes:
 
 
 def mask_secrets(text: str) -> str:
-    """Replace API keys, bearer tokens and registered secrets in ``text`` with a fixed mask."""
-    matcher = _matchers.text
-    if matcher.search(text) is None:
+    """Replace API keys, bearer tokens and registered secrets in ``text`` with a fixed mask.
+
+    Returns ``text`` itself when nothing matches. Same fast path as ``mask_secrets_bytes``.
+    """
+    matchers = _matchers
+    size = len(text)
+    if size < matchers.min_length:
         return text
-    return matcher.sub(_replace_text, text)
+    if size < 256:  # short: one combined search beats one search per pattern
+        if matchers.text.search(text) is None:
+            return text
+        return matchers.text.sub(_replace_text, text)
+    for literal in matchers.literals_text:
+        if literal in text:
+            return matchers.text.sub(_replace_text, text)
+    for search in _BUILTIN_TEXT_SEARCHES:
+        if search.search(text) is not None:
+            return matchers.text.sub(_replace_text, text)
+    return text
+
+
+def secrets_generation() -> object:
+    """Changes whenever a secret is registered: lets callers drop text masked before it."""
+    return _matchers
+
+
+def min_secret_length() -> int:
+    """Strings shorter than this cannot contain a secret that ``mask_secrets`` masks."""
+    return _matchers.min_length
 
 
 def mask_secrets_bytes(data: bytes) -> bytes:

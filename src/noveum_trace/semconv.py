@@ -60,6 +60,8 @@ CHUNK_INDEX: Final = "chunk.index"
 CHUNK_TIMESTAMP: Final = "chunk.timestamp"
 GEN_AI_TOOL_CALLS: Final = "gen_ai.completion.tool_calls"  # JSON list of tool calls
 GEN_AI_SYSTEM_PROMPT: Final = "gen_ai.system_prompt"  # anthropic's separate `system`
+# The model's visible reasoning (anthropic `thinking` blocks), on the completion event.
+GEN_AI_COMPLETION_REASONING: Final = "gen_ai.completion.reasoning"
 
 # Current semconv content attributes (OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental)
 GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
@@ -112,6 +114,7 @@ CONTENT_KEYS: Final = frozenset(
         GEN_AI_COMPLETION_CHUNK,
         GEN_AI_TOOL_CALLS,
         GEN_AI_SYSTEM_PROMPT,
+        GEN_AI_COMPLETION_REASONING,
         GEN_AI_INPUT_MESSAGES,
         GEN_AI_OUTPUT_MESSAGES,
         GEN_AI_SYSTEM_INSTRUCTIONS,
@@ -125,10 +128,6 @@ BATCH_ID: Final = "batch.id"
 BATCH_SIZE: Final = "batch.size"
 BATCH_ITEM_INDEX: Final = "batch.item_index"
 
-# --- anthropic instrumentation (issue 4)
-# The model's visible reasoning (anthropic `thinking` blocks), on the completion event.
-# Content: belongs in CONTENT_KEYS (the lead adds it there).
-GEN_AI_COMPLETION_REASONING: Final = "gen_ai.completion.reasoning"
 
 # --- OpenAI-specific (OpenTelemetry semconv `openai.*` registry) --------------------------
 OPENAI_REQUEST_SERVICE_TIER: Final = "openai.request.service_tier"

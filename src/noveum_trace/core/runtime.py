@@ -13,6 +13,8 @@ from noveum_trace.core.guard import internal_error
 from noveum_trace.export.base import Exporter
 from noveum_trace.export.otlp_json import Encoder
 from noveum_trace.export.worker import ExportWorker
+from noveum_trace.pricing import PriceTable, cost_from_attributes
+from noveum_trace.privacy import ContentPolicy
 
 if TYPE_CHECKING:
     from noveum_trace.core.span import Span
@@ -20,26 +22,7 @@ if TYPE_CHECKING:
 SDK_VERSION = "0.1.0"
 
 
-class _PlainPolicy:
-    """Capture switch and truncation only; stands in while privacy.py is absent."""
-
-    def __init__(self, capture: bool, max_length: int) -> None:
-        self.capture = capture
-        self.max_length = max_length
-
-    def apply(self, value: str) -> tuple[str | None, bool]:
-        if not self.capture:
-            return None, False
-        if len(value) > self.max_length:
-            return value[: self.max_length], True
-        return value, False
-
-
-def _policy(config: Config) -> Any:
-    try:
-        from noveum_trace.privacy import ContentPolicy
-    except ImportError:
-        return _PlainPolicy(config.capture_content, config.max_content_length)
+def _policy(config: Config) -> ContentPolicy:
     return ContentPolicy(config.capture_content, config.redact, config.max_content_length)
 
 
@@ -60,10 +43,6 @@ def _resource(config: Config) -> dict[str, Any]:
 
 def _cost_hook(config: Config) -> Callable[[Span], None] | None:
     """Adds ``gen_ai.usage.cost`` on the worker thread to spans that carry token usage."""
-    try:
-        from noveum_trace.pricing import PriceTable, cost_from_attributes
-    except ImportError:
-        return None
     table = PriceTable.default().with_overrides(config.prices)
     usage_keys = (semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
 
@@ -82,14 +61,6 @@ def _cost_hook(config: Config) -> Callable[[Span], None] | None:
             attrs[semconv.GEN_AI_USAGE_COST] = cost
 
     return add_cost
-
-
-def _mask() -> Callable[[bytes], bytes] | None:
-    try:
-        from noveum_trace.privacy import mask_secrets_bytes
-    except ImportError:
-        return None
-    return mask_secrets_bytes
 
 
 def build_exporters(config: Config) -> list[Exporter]:
@@ -124,7 +95,7 @@ class Runtime:
         # With an application's own SDK provider, spans are created and exported there.
         self.delegate: Any = config.tracer_provider
         self.policy = _policy(config)
-        self.encoder = Encoder(_resource(config), _cost_hook(config), _mask())
+        self.encoder = Encoder(_resource(config), _cost_hook(config))
         self.worker = ExportWorker(
             self.encoder,
             build_exporters(config),

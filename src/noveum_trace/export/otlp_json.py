@@ -9,17 +9,32 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from json.encoder import encode_basestring as _quote  # C: a JSON string literal
+from json.encoder import encode_basestring as _json_string  # C: a JSON string literal
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from noveum_trace import privacy
 from noveum_trace.export.base import EncodedBatch
 
 if TYPE_CHECKING:
     from noveum_trace.core.span import Span
 
 AttributeHook = Callable[["Span"], None]
+
+_mask = privacy.mask_secrets
+_min_secret_length = privacy.min_secret_length
+
+
+def _quote(text: str) -> str:
+    """A JSON string literal with secrets masked (always on; see privacy.py).
+
+    Masking string by string, and only strings long enough to hold a secret, costs a
+    fraction of scanning every encoded byte.
+    """
+    if len(text) >= _min_secret_length():
+        text = _mask(text)
+    return _json_string(text)
 
 
 def any_value(value: Any) -> dict[str, Any]:
@@ -114,7 +129,7 @@ def _value_text(value: Any) -> str:
         return orjson.dumps(any_value(value)).decode()
     if kind is list:
         return '{"arrayValue":{"values":[' + ",".join(map(_value_text, value)) + "]}}"
-    return orjson.dumps(any_value(value), default=str).decode()
+    return _mask(orjson.dumps(any_value(value), default=str).decode())  # JSON-safe mask
 
 
 # Attribute pairs repeat across spans (system, model, operation name, ...): their text is
@@ -193,14 +208,11 @@ class Encoder:
     """Encodes batches for one process (one resource)."""
 
     def __init__(
-        self,
-        resource: Mapping[str, Any],
-        before_encode: AttributeHook | None = None,
-        mask: Callable[[bytes], bytes] | None = None,
+        self, resource: Mapping[str, Any], before_encode: AttributeHook | None = None
     ) -> None:
+        self._secrets = privacy.secrets_generation()
         self.resource = resource
         self.before_encode = before_encode
-        self.mask = mask
 
     @property
     def resource(self) -> Mapping[str, Any]:
@@ -213,6 +225,11 @@ class Encoder:
         self._head += ']},"scopeSpans":['
 
     def __call__(self, spans: list[Span]) -> EncodedBatch:
+        if privacy.secrets_generation() is not self._secrets:  # text cached before a new secret
+            self._secrets = privacy.secrets_generation()
+            _PAIR_CACHE.clear()
+            _KEY_PREFIX.clear()
+            self.resource = self._resource
         scopes: dict[tuple[str, str | None], list[str]] = {}
         hook = self.before_encode
         for span in spans:
@@ -229,7 +246,4 @@ class Encoder:
                 scope += ',"version":' + _quote(version)
             scope_texts.append('{"scope":' + scope + '},"spans":[' + ",".join(texts) + "]}")
         text = self._head + ",".join(scope_texts) + "]}]}"
-        line = text.encode("utf-8", "replace")
-        if self.mask is not None:
-            line = self.mask(line)
-        return EncodedBatch(line=line, span_count=len(spans))
+        return EncodedBatch(line=text.encode("utf-8", "replace"), span_count=len(spans))
