@@ -228,7 +228,9 @@ class PriceTable:
 
 def _tokens(attrs: Mapping[str, object], key: str) -> int | None:
     value = attrs.get(key)
-    if isinstance(value, bool):
+    if type(value) is int:  # the usual case, first: this runs for every LLM span
+        return value
+    if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
