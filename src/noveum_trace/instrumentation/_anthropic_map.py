@@ -1,0 +1,372 @@
+"""Anthropic Messages API -> span attributes and content: pure functions, no I/O, no spans.
+
+Works on the client's pydantic models and on plain dicts alike (``_get``), so the same code
+reads a ``Message``, a raw stream event, or a cassette body decoded as JSON.
+
+Token usage follows the current OpenTelemetry GenAI rule: ``gen_ai.usage.input_tokens`` is
+ALL the prompt tokens, i.e. anthropic's ``input_tokens`` (which excludes the cache) PLUS
+``cache_read_input_tokens`` PLUS ``cache_creation_input_tokens``; the two cache counts are
+also recorded on their own. ``pricing.py`` prices spans on exactly that rule.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from noveum_trace import semconv
+from noveum_trace.core.values import to_json
+
+_SEQUENCES = (list, tuple)
+
+# Request parameter -> attribute, for the plain scalar ones.
+_REQUEST_SCALARS: tuple[tuple[str, str], ...] = (
+    ("max_tokens", semconv.GEN_AI_REQUEST_MAX_TOKENS),
+    ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
+    ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
+    ("top_k", semconv.GEN_AI_REQUEST_TOP_K),
+)
+
+
+def _get(obj: Any, name: str) -> Any:
+    """``obj[name]`` for a mapping, ``obj.name`` for a model; None when absent."""
+    if isinstance(obj, dict):  # a concrete check first: the Mapping ABC check is slow per chunk
+        return obj.get(name)
+    value = getattr(obj, name, None)
+    if value is None and isinstance(obj, Mapping):
+        return obj.get(name)
+    return value
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+# ---- request ------------------------------------------------------------------------------
+
+
+def request_attributes(kwargs: Mapping[str, Any], *, stream: bool) -> dict[str, Any]:
+    """Attributes known before the call: who, what, and the sampling parameters."""
+    attrs: dict[str, Any] = {
+        semconv.GEN_AI_SYSTEM: semconv.PROVIDER_ANTHROPIC,
+        semconv.GEN_AI_PROVIDER_NAME: semconv.PROVIDER_ANTHROPIC,
+        semconv.GEN_AI_OPERATION_NAME: semconv.OPERATION_CHAT,
+    }
+    model = kwargs.get("model")
+    if isinstance(model, str):
+        attrs[semconv.GEN_AI_REQUEST_MODEL] = model
+    # anthropic 2.x dropped temperature/top_p/top_k from the signature: they travel in
+    # ``extra_body`` there, as keyword arguments on 1.x.
+    extra = kwargs.get("extra_body")
+    extra = extra if isinstance(extra, Mapping) else {}
+    for param, key in _REQUEST_SCALARS:
+        value = kwargs.get(param, extra.get(param))
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            attrs[key] = value
+    stops = kwargs.get("stop_sequences", extra.get("stop_sequences"))
+    if isinstance(stops, _SEQUENCES) and stops:
+        attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = [str(s) for s in stops]
+    tools = kwargs.get("tools")
+    if isinstance(tools, _SEQUENCES) and tools:
+        # Written by the developer, not the end user: recorded whatever the capture switch.
+        attrs[semconv.GEN_AI_TOOL_DEFINITIONS] = to_json(list(tools))
+    attrs[semconv.GEN_AI_REQUEST_STREAM] = stream
+    attrs[semconv.LLM_STREAMING] = stream
+    return attrs
+
+
+def system_text(system: Any) -> str | None:
+    """The ``system`` parameter as text: a string, or the text of its blocks joined."""
+    if isinstance(system, str):
+        return system or None
+    if isinstance(system, _SEQUENCES):
+        texts = [t for t in (_get(block, "text") for block in system) if isinstance(t, str)]
+        return "\n".join(texts) if texts else to_json(list(system))
+    return None
+
+
+def messages_list(kwargs: Mapping[str, Any]) -> list[Any] | None:
+    """The request's messages, only when they can be read without consuming them.
+
+    ``messages`` is typed ``Iterable``: a generator read here would reach the client empty.
+    """
+    messages = kwargs.get("messages")
+    return list(messages) if isinstance(messages, _SEQUENCES) else None
+
+
+def prompt_content(kwargs: Mapping[str, Any], *, latest: bool) -> tuple[dict[str, Any], str | None]:
+    """Content of the request: (span attributes, the guide's ``gen_ai.prompt`` text).
+
+    Call only when capture is on: it serialises the conversation.
+    """
+    attrs: dict[str, Any] = {}
+    system = system_text(kwargs.get("system"))
+    if system is not None:
+        attrs[semconv.GEN_AI_SYSTEM_PROMPT] = system
+        if latest:
+            attrs[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = to_json(
+                [{"type": "text", "content": system}]
+            )
+    messages = messages_list(kwargs)
+    if messages is None:
+        return attrs, None
+    if latest:
+        attrs[semconv.GEN_AI_INPUT_MESSAGES] = to_json(
+            [{"role": _get(m, "role"), "parts": _parts(_get(m, "content"))} for m in messages]
+        )
+    return attrs, to_json(messages)
+
+
+def _parts(content: Any) -> list[dict[str, Any]]:
+    """Anthropic content (a string or blocks) as OpenTelemetry GenAI message parts."""
+    if isinstance(content, str):
+        return [{"type": "text", "content": content}]
+    if not isinstance(content, _SEQUENCES):
+        return []
+    parts: list[dict[str, Any]] = []
+    for block in content:
+        kind = _get(block, "type")
+        if kind == "text":
+            parts.append({"type": "text", "content": _get(block, "text")})
+        elif kind in ("tool_use", "server_tool_use"):
+            parts.append(
+                {
+                    "type": "tool_call",
+                    "id": _get(block, "id"),
+                    "name": _get(block, "name"),
+                    "arguments": _get(block, "input"),
+                }
+            )
+        elif kind == "tool_result":
+            parts.append(
+                {
+                    "type": "tool_call_response",
+                    "id": _get(block, "tool_use_id"),
+                    "response": _get(block, "content"),
+                }
+            )
+        elif kind == "thinking":
+            parts.append({"type": "reasoning", "content": _get(block, "thinking")})
+        else:  # images, documents, redacted thinking: the kind only, never the payload
+            parts.append({"type": str(kind)})
+    return parts
+
+
+# ---- response -----------------------------------------------------------------------------
+
+
+def usage_attributes(usage: Any) -> dict[str, int]:
+    """Token counts from a ``Usage`` / ``MessageDeltaUsage`` (see the module docstring)."""
+    if usage is None:
+        return {}
+    fresh = _int(_get(usage, "input_tokens"))
+    read = _int(_get(usage, "cache_read_input_tokens"))
+    written = _int(_get(usage, "cache_creation_input_tokens"))
+    output = _int(_get(usage, "output_tokens"))
+    attrs: dict[str, int] = {}
+    if fresh is not None:
+        attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = fresh + (read or 0) + (written or 0)
+    if read is not None:
+        attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = read
+    if written is not None:
+        attrs[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = written
+    if output is not None:
+        attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = output
+        if fresh is not None:
+            attrs[semconv.GEN_AI_USAGE_TOTAL_TOKENS] = (
+                attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] + output
+            )
+    thinking = _int(_get(_get(usage, "output_tokens_details"), "thinking_tokens"))
+    if thinking is not None:
+        attrs[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = thinking
+    return attrs
+
+
+def response_attributes(message: Any) -> dict[str, Any]:
+    """Id, model and finish reason of a ``Message`` or a stream's total (usage: see above)."""
+    attrs: dict[str, Any] = {}
+    ident = _get(message, "id")
+    if isinstance(ident, str):
+        attrs[semconv.GEN_AI_RESPONSE_ID] = ident
+    model = _get(message, "model")
+    if isinstance(model, str):
+        attrs[semconv.GEN_AI_RESPONSE_MODEL] = model
+    stop = _get(message, "stop_reason")
+    if isinstance(stop, str):
+        attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = [stop]
+    return attrs
+
+
+def count_tokens_response_attributes(result: Any) -> dict[str, Any]:
+    tokens = _int(_get(result, "input_tokens"))
+    return {} if tokens is None else {semconv.ANTHROPIC_COUNT_TOKENS_INPUT_TOKENS: tokens}
+
+
+def completion_content(message: Any, *, latest: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Content of a response: (span attributes, the guide's completion event attributes).
+
+    Call only when capture is on.
+    """
+    blocks = _get(message, "content")
+    blocks = list(blocks) if isinstance(blocks, _SEQUENCES) else []
+    texts: list[str] = []
+    thinking: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for block in blocks:
+        kind = _get(block, "type")
+        if kind == "text":
+            texts.append(_get(block, "text") or "")
+        elif kind == "thinking":
+            thinking.append(_get(block, "thinking") or "")
+        elif kind in ("tool_use", "server_tool_use"):
+            calls.append(
+                {
+                    "id": _get(block, "id"),
+                    "type": kind,
+                    "name": _get(block, "name"),
+                    "input": _get(block, "input"),
+                }
+            )
+    event: dict[str, Any] = {semconv.GEN_AI_COMPLETION: "".join(texts)}
+    if calls:
+        event[semconv.GEN_AI_TOOL_CALLS] = to_json(calls)
+    if thinking:
+        event[semconv.GEN_AI_COMPLETION_REASONING] = "\n".join(thinking)
+    attrs: dict[str, Any] = {}
+    if latest:
+        message_out: dict[str, Any] = {"role": "assistant", "parts": _parts(blocks)}
+        stop = _get(message, "stop_reason")
+        if isinstance(stop, str):
+            message_out["finish_reason"] = stop
+        attrs[semconv.GEN_AI_OUTPUT_MESSAGES] = to_json([message_out])
+    return attrs, event
+
+
+# ---- streams ------------------------------------------------------------------------------
+
+
+# Delta type -> (block field it extends, whether the joined fragments are JSON).
+_DELTA_FIELDS: dict[str, tuple[str, bool]] = {
+    "text_delta": ("text", False),
+    "thinking_delta": ("thinking", False),
+    "input_json_delta": ("input", True),
+}
+_DELTA_VALUE_KEY = {
+    "text_delta": "text",
+    "thinking_delta": "thinking",
+    "input_json_delta": "partial_json",
+}
+
+
+class StreamAccumulator:
+    """Rebuilds the final message from raw stream events, as plain dicts.
+
+    ``message_start`` carries the id, model, and the input and cache tokens; ``message_delta``
+    the stop reason and the CUMULATIVE output tokens (and, on newer APIs, updated input
+    counts). Text, thinking and tool-argument (``input_json_delta``) fragments are kept per
+    block index and joined once at the end (joining per chunk would be quadratic); with
+    ``keep_content=False`` (capture off) they are not kept at all. Unknown event types
+    (``ping``, the helper's synthesized ``text`` events) are ignored.
+    """
+
+    __slots__ = ("_fragments", "blocks", "chunks", "keep_content", "message", "usage")
+
+    def __init__(self, keep_content: bool = True) -> None:
+        self.keep_content = keep_content
+        self.message: dict[str, Any] = {}
+        self.usage: dict[str, Any] = {}
+        self.blocks: dict[int, dict[str, Any]] = {}
+        self._fragments: dict[int, tuple[str, list[str]]] = {}
+        self.chunks = 0
+
+    def feed(self, event: Any) -> bool:
+        """Take one event; True when it carried model output (a content delta)."""
+        kind = _get(event, "type")
+        if kind == "content_block_delta":
+            self.chunks += 1
+            if self.keep_content:
+                self._delta(_get(event, "index"), _get(event, "delta"))
+            return True
+        if kind == "content_block_start":
+            index = _get(event, "index")
+            block = _get(event, "content_block")
+            if isinstance(index, int) and block is not None and self.keep_content:
+                self.blocks[index] = _block_dict(block)
+        elif kind == "message_start":
+            start = _get(event, "message")
+            for name in ("id", "model", "role"):
+                value = _get(start, name)
+                if value is not None:
+                    self.message[name] = value
+            self._take_usage(_get(start, "usage"))
+        elif kind == "message_delta":
+            delta = _get(event, "delta")
+            stop = _get(delta, "stop_reason")
+            if stop is not None:
+                self.message["stop_reason"] = stop
+            self._take_usage(_get(event, "usage"))
+        return False
+
+    def _take_usage(self, usage: Any) -> None:
+        if usage is None:
+            return
+        for name in (
+            "input_tokens",
+            "cache_read_input_tokens",
+            "cache_creation_input_tokens",
+            "output_tokens",
+        ):
+            value = _int(_get(usage, name))
+            if value is not None:  # message_delta sends null for counts it does not update
+                self.usage[name] = value
+        thinking = _int(_get(_get(usage, "output_tokens_details"), "thinking_tokens"))
+        if thinking is not None:
+            self.usage["output_tokens_details"] = {"thinking_tokens": thinking}
+
+    def _delta(self, index: Any, delta: Any) -> None:
+        kind = _get(delta, "type")
+        value_key = _DELTA_VALUE_KEY.get(kind)
+        if value_key is None or not isinstance(index, int):
+            return  # signatures, citations: not content we record
+        value = _get(delta, value_key)
+        if not isinstance(value, str):
+            return
+        entry = self._fragments.get(index)
+        if entry is None:
+            entry = self._fragments[index] = (kind, [])
+        entry[1].append(value)
+
+    def final_message(self) -> dict[str, Any]:
+        """The message as far as the stream got (a stream cut short gives a partial one)."""
+        blocks = []
+        for index in sorted(self.blocks.keys() | self._fragments.keys()):
+            block = dict(self.blocks.get(index) or {})
+            entry = self._fragments.get(index)
+            if entry is not None:
+                field, is_json = _DELTA_FIELDS[entry[0]]
+                prefix = "" if is_json else str(block.get(field) or "")
+                joined = prefix + "".join(entry[1])
+                block[field] = _parse_json(joined) if is_json else joined
+            blocks.append(block)
+        return {**self.message, "content": blocks, "usage": dict(self.usage)}
+
+
+_BLOCK_FIELDS = ("type", "id", "name", "text", "thinking", "input")
+
+
+def _block_dict(block: Any) -> dict[str, Any]:
+    """The fields of a starting content block that the span uses (cheaper than a dump)."""
+    out: dict[str, Any] = {}
+    for name in _BLOCK_FIELDS:
+        value = _get(block, name)
+        if value is not None:
+            out[name] = value
+    return out
+
+
+def _parse_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text  # a stream cut mid-arguments: keep what arrived

@@ -1,0 +1,404 @@
+"""The instrumentation engine: patching, the span lifecycle and the guard, for every provider.
+
+A provider module (``openai.py``, ``anthropic.py``) only maps requests, responses and stream
+chunks to attributes; everything else lives here and in ``_streams``.
+
+API for provider modules (kept small; it only grows, it never changes)::
+
+    patch(cls, name, begin, end, *, is_async) -> bool
+        Replace ``cls.name`` by a traced wrapper; False if it is already patched (so
+        instrumenting twice never doubles spans). ``is_async`` picks the ``async def``
+        wrapper: decide it from the class (``AsyncOpenAI``), never from ``inspect``. Clients
+        built before and after are traced alike, since the method lives on the class.
+    unpatch(cls, name) -> bool
+        Put the original back. Bound methods captured while patched (``with_raw_response``
+        keeps some) fall through to the original from then on.
+
+    begin(args, kwargs) -> Call | None
+        Runs before the original, with ``args[0]`` the instance. Returns the started
+        ``Call``, or None to pass the call through untraced. May mutate ``kwargs`` (a fresh
+        dict) or the objects in ``args`` to adjust the request.
+    end(call, result) -> result
+        Runs after the original returned. Records the response and finishes the call, or
+        hands a stream to ``_streams.trace_stream`` (which finishes it later). Returns what
+        the user gets: ``result`` itself.
+
+    Call(tracer, provider, operation, model, attributes)
+        Starts a CLIENT span named "{operation} {model}" with gen_ai.system,
+        gen_ai.provider.name, gen_ai.operation.name, gen_ai.request.model and ``attributes``.
+        call.live / call.span / call.capture (content capture on) / call.semconv_latest
+        (also write gen_ai.input/output.messages) / call.streaming / call.set(key, value)
+        call.set_attributes(mapping) / call.event(name, attributes)
+        call.usage(mapping): token counts (semconv keys); marks the enclosing decorator scope
+        call.acc: an ``Accumulator`` for streams (``add(chunk) -> text | None`` per chunk,
+                  ``apply(call)`` once at the end), set by the provider before tracing a stream
+        call.handed_off: True once ``_streams.trace_stream`` follows the call's stream
+        call.hide: optional predicate; stream items it accepts are accumulated, not delivered
+        call.finish(error=None, abandoned=False): ends the span exactly once (latency, stream
+                  metrics, error status, error.type, recorded exception); later calls do
+                  nothing. ``abandoned``: end at the last chunk delivered, not now. A Call
+                  collected while still open finishes itself that way.
+        call.where: the name internal errors are reported under (defaults to the provider)
+        Streams: every delivered item counts as a chunk (llm.chunks_count); the first one
+        sets llm.time_to_first_token_ms and gen_ai.response.time_to_first_chunk (seconds);
+        llm.tokens_per_second = output tokens / time from first chunk to the end.
+
+    guarded(where, fn, *args) -> result or None: run our own code, report any failure.
+
+The guard: whatever our code raises inside a user's call is reported through
+``noveum_trace.core.guard.internal_error`` and the call proceeds with exactly the arguments,
+result and exception it would have had.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from opentelemetry.trace import SpanKind, StatusCode
+
+from noveum_trace import semconv
+from noveum_trace.config import get_config
+from noveum_trace.core.context import attach_span, detach
+from noveum_trace.core.guard import internal_error
+from noveum_trace.instrumentation._llm_scope import note_child_usage
+
+__all__ = [
+    "Accumulator",
+    "Begin",
+    "Call",
+    "End",
+    "error_type",
+    "guarded",
+    "is_patched",
+    "patch",
+    "unpatch",
+]
+
+_perf_ns = time.perf_counter_ns
+_time_ns = time.time_ns
+
+
+class Accumulator(Protocol):
+    """A provider's running total over one stream."""
+
+    def add(self, chunk: Any) -> str | None:
+        """Fold one chunk in; return its text (for per-chunk events), or None."""
+
+    def apply(self, call: Call) -> None:
+        """Set the response attributes, usage and completion content at the end."""
+
+
+def error_type(exc: BaseException) -> str:
+    """``error.type``: the exception's qualified class name."""
+    kind = type(exc)
+    module = kind.__module__
+    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+
+
+def guarded(where: str, fn: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except Exception as exc:
+        internal_error(where, exc)
+        return None
+
+
+class Call:
+    """One traced request: its span and what is measured until the span ends."""
+
+    __slots__ = (
+        "acc",
+        "capture",
+        "chunk_events",
+        "chunks",
+        "done",
+        "first_ns",
+        "handed_off",
+        "hide",
+        "last_ns",
+        "live",
+        "output_tokens",
+        "semconv_latest",
+        "span",
+        "start_ns",
+        "streaming",
+        "wall_ns",
+        "where",
+    )
+
+    def __init__(
+        self,
+        tracer: Any,
+        provider: str,
+        operation: str,
+        model: str | None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.acc: Accumulator | None = None
+        self.hide: Callable[[Any], bool] | None = None
+        self.chunks = 0
+        self.first_ns = 0
+        self.output_tokens: int | None = None
+        self.streaming = False
+        self.handed_off = False
+        self.where = provider
+        self.live = False
+        self.done = False
+        self.span: Any = None
+        config = get_config()
+        self.capture = config.capture_content
+        self.chunk_events = config.stream_chunk_events
+        self.semconv_latest = config.semconv_latest
+        attrs: dict[str, Any] = {
+            semconv.GEN_AI_SYSTEM: provider,
+            semconv.GEN_AI_PROVIDER_NAME: provider,
+            semconv.GEN_AI_OPERATION_NAME: operation,
+        }
+        if model:
+            attrs[semconv.GEN_AI_REQUEST_MODEL] = model
+        if attributes:
+            attrs.update(attributes)
+        self.wall_ns = _time_ns()
+        self.start_ns = self.last_ns = _perf_ns()
+        name = f"{operation} {model}" if model else operation
+        span = tracer.start_span(
+            name, kind=SpanKind.CLIENT, attributes=attrs, start_time=self.wall_ns
+        )
+        self.span = span
+        self.live = span.is_recording()
+
+    # ---- recording ------------------------------------------------------------------
+
+    def set(self, key: str, value: Any) -> None:
+        if self.live and value is not None:
+            self.span.set_attribute(key, value)
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        if self.live and attributes:
+            set_attribute = self.span.set_attribute  # the span's fast path, per primitive
+            for key, value in attributes.items():
+                set_attribute(key, value)
+
+    def event(self, name: str, attributes: Mapping[str, Any]) -> None:
+        if self.live:
+            self.span.add_event(name, attributes)
+
+    def usage(self, usage: Mapping[str, int] | None) -> None:
+        """Token counts under their semconv keys; absent counts stay absent (never 0)."""
+        if not usage or not self.live:
+            return
+        self.set_attributes(usage)
+        output = usage.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
+        if output is not None:
+            self.output_tokens = output
+        note_child_usage()  # an enclosing @trace_llm_call must not count these again
+
+    # ---- context: the span is current while the provider's own code runs -------------
+
+    def attach(self) -> object:
+        return attach_span(self.span) if self.live else None
+
+    @staticmethod
+    def detach(token: object) -> None:
+        if token is not None:
+            detach(token)
+
+    # ---- streams --------------------------------------------------------------------
+
+    def on_chunk(self, chunk: Any) -> None:
+        """A chunk the user received (``_streams`` calls this; it never raises)."""
+        now = _perf_ns()
+        if not self.chunks:
+            self.first_ns = now
+        self.chunks += 1
+        self.last_ns = now
+        acc = self.acc
+        if acc is None or not self.live:
+            return
+        try:
+            text = acc.add(chunk)
+            if text and self.chunk_events:
+                self.span.add_event(
+                    semconv.EVENT_CONTENT_CHUNK,
+                    {
+                        semconv.GEN_AI_COMPLETION_CHUNK: text,
+                        semconv.CHUNK_INDEX: self.chunks - 1,
+                        semconv.CHUNK_TIMESTAMP: _time_ns() / 1e9,
+                    },
+                )
+        except Exception as exc:
+            internal_error(f"{self.where}.chunk", exc)
+
+    def on_hidden(self, chunk: Any) -> None:
+        """A chunk we asked for and keep from the user (OpenAI's added usage chunk)."""
+        acc = self.acc
+        if acc is not None and self.live:
+            guarded(f"{self.where}.chunk", acc.add, chunk)
+
+    # ---- the end --------------------------------------------------------------------
+
+    def finish(self, error: BaseException | None = None, abandoned: bool = False) -> None:
+        """End the span once. ``abandoned``: the stream was dropped unfinished, so the span
+        ends at the last chunk the user received rather than at collection time."""
+        if not self.live or self.done:
+            return
+        self.done = True
+        span = self.span
+        end_ns = self.last_ns if abandoned else _perf_ns()
+        try:
+            span.set_attribute(semconv.LLM_LATENCY_MS, (end_ns - self.start_ns) / 1e6)
+            if self.streaming:
+                self._stream_metrics()
+            acc = self.acc
+            if acc is not None:
+                acc.apply(self)
+            if error is not None:
+                span.record_exception(error, escaped=True)
+                span.set_status(StatusCode.ERROR, f"{type(error).__name__}: {error}")
+                span.set_attribute(semconv.ERROR_TYPE, error_type(error))
+            tokens = self.output_tokens
+            if tokens:
+                seconds = (end_ns - (self.first_ns or self.start_ns)) / 1e9
+                if seconds > 0:
+                    span.set_attribute(semconv.LLM_TOKENS_PER_SECOND, tokens / seconds)
+        except Exception as exc:
+            internal_error(f"{self.where}.finish", exc)
+        finally:
+            self.live = False
+            try:
+                span.end(self.wall_ns + (end_ns - self.start_ns))
+            except Exception as exc:
+                internal_error(f"{self.where}.end", exc)
+
+    def _stream_metrics(self) -> None:
+        span = self.span
+        span.set_attribute(semconv.LLM_STREAMING, True)
+        span.set_attribute(semconv.LLM_CHUNKS_COUNT, self.chunks)
+        if self.first_ns:
+            ttft = self.first_ns - self.start_ns
+            span.set_attribute(semconv.LLM_TIME_TO_FIRST_TOKEN_MS, ttft / 1e6)
+            span.set_attribute(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, ttft / 1e9)
+
+    def __del__(self) -> None:
+        # A stream dropped before its first read leaves no generator to close: end here.
+        if self.live:
+            self.finish(abandoned=True)
+
+
+# ---- patching -----------------------------------------------------------------------
+
+Begin = Callable[[tuple[Any, ...], dict[str, Any]], "Call | None"]
+End = Callable[[Call, Any], Any]
+
+_MISSING: Any = object()
+_MARK = "__noveum_trace_original__"
+_lock = threading.Lock()
+
+
+class _Patch:
+    __slots__ = ("active", "own", "where")
+
+    def __init__(self, own: Any, where: str) -> None:
+        self.active = True
+        self.own = own  # what cls.__dict__ held before (or _MISSING: it was inherited)
+        self.where = where
+
+
+_patches: dict[tuple[type, str], _Patch] = {}
+
+
+def _start(state: _Patch, begin: Begin, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    try:
+        return begin(args, kwargs)
+    except Exception as exc:
+        internal_error(f"{state.where}.begin", exc)
+        return None
+
+
+def _end(state: _Patch, end: End, call: Call, result: Any) -> Any:
+    try:
+        end(call, result)
+    except Exception as exc:
+        internal_error(f"{state.where}.end", exc)
+        call.finish()
+    return result
+
+
+def _sync_wrapper(original: Callable[..., Any], begin: Begin, end: End, state: _Patch) -> Any:
+    def traced(*args: Any, **kwargs: Any) -> Any:
+        if not state.active:
+            return original(*args, **kwargs)
+        call = _start(state, begin, args, kwargs)
+        if call is None:
+            return original(*args, **kwargs)
+        token = call.attach()
+        try:
+            result = original(*args, **kwargs)
+        except BaseException as exc:
+            call.detach(token)
+            call.finish(exc)
+            raise
+        call.detach(token)
+        return _end(state, end, call, result)
+
+    return traced
+
+
+def _async_wrapper(original: Callable[..., Any], begin: Begin, end: End, state: _Patch) -> Any:
+    async def traced(*args: Any, **kwargs: Any) -> Any:
+        if not state.active:
+            return await original(*args, **kwargs)
+        call = _start(state, begin, args, kwargs)
+        if call is None:
+            return await original(*args, **kwargs)
+        token = call.attach()
+        try:
+            result = await original(*args, **kwargs)
+        except BaseException as exc:
+            call.detach(token)
+            call.finish(exc)
+            raise
+        call.detach(token)
+        return _end(state, end, call, result)
+
+    return traced
+
+
+def patch(cls: type, name: str, begin: Begin, end: End, *, is_async: bool) -> bool:
+    """Trace ``cls.name``; False when it already is (see the module docstring)."""
+    with _lock:
+        key = (cls, name)
+        if key in _patches:
+            return False
+        original = getattr(cls, name)
+        if getattr(original, _MARK, None) is not None:  # patched by an earlier import of us
+            return False
+        state = _Patch(cls.__dict__.get(name, _MISSING), f"{cls.__name__}.{name}")
+        make = _async_wrapper if is_async else _sync_wrapper
+        wrapper = functools.wraps(original)(make(original, begin, end, state))
+        setattr(wrapper, _MARK, original)
+        setattr(cls, name, wrapper)
+        _patches[key] = state
+        return True
+
+
+def unpatch(cls: type, name: str) -> bool:
+    """Restore ``cls.name``; False when it was not patched."""
+    with _lock:
+        state = _patches.pop((cls, name), None)
+        if state is None:
+            return False
+        state.active = False
+        if state.own is _MISSING:
+            delattr(cls, name)
+        else:
+            setattr(cls, name, state.own)
+        return True
+
+
+def is_patched(cls: type, name: str) -> bool:
+    return (cls, name) in _patches
