@@ -67,10 +67,12 @@ from noveum_trace.core.guard import internal_error
 from noveum_trace.instrumentation._llm_scope import note_child_usage
 
 __all__ = [
+    "NOT_OUTPUT",
     "Accumulator",
     "Begin",
     "Call",
     "End",
+    "NotOutput",
     "error_type",
     "guarded",
     "is_patched",
@@ -82,11 +84,22 @@ _perf_ns = time.perf_counter_ns
 _time_ns = time.time_ns
 
 
+class NotOutput:
+    """What ``Accumulator.add`` returns for a stream item that carries no model output."""
+
+    __slots__ = ()
+
+
+# Bookkeeping items (anthropic's message_start, a content block's start or stop) are not
+# chunks: they count neither in llm.chunks_count nor as the first token.
+NOT_OUTPUT = NotOutput()
+
+
 class Accumulator(Protocol):
     """A provider's running total over one stream."""
 
-    def add(self, chunk: Any) -> str | None:
-        """Fold one chunk in; return its text (for per-chunk events), or None."""
+    def add(self, chunk: Any) -> str | NotOutput | None:
+        """Fold one chunk in; return its text (for per-chunk events), None, or NOT_OUTPUT."""
 
     def apply(self, call: Call) -> None:
         """Set the response attributes, usage and completion content at the end."""
@@ -212,16 +225,23 @@ class Call:
     def on_chunk(self, chunk: Any) -> None:
         """A chunk the user received (``_streams`` calls this; it never raises)."""
         now = _perf_ns()
+        self.last_ns = now
+        acc = self.acc
+        text: str | NotOutput | None = None
+        if acc is not None and self.live:
+            try:
+                text = acc.add(chunk)
+            except Exception as exc:
+                internal_error(f"{self.where}.chunk", exc)
+        if text is NOT_OUTPUT:
+            return
         if not self.chunks:
             self.first_ns = now
         self.chunks += 1
-        self.last_ns = now
-        acc = self.acc
-        if acc is None or not self.live:
+        if not text or not self.chunk_events:
             return
         try:
-            text = acc.add(chunk)
-            if text and self.chunk_events:
+            if isinstance(text, str):
                 self.span.add_event(
                     semconv.EVENT_CONTENT_CHUNK,
                     {

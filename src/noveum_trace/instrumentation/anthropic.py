@@ -48,7 +48,14 @@ from noveum_trace import semconv
 from noveum_trace.core.context import span_in
 from noveum_trace.core.guard import internal_error
 from noveum_trace.instrumentation import _anthropic_map as amap
-from noveum_trace.instrumentation._engine import Call, guarded, patch, unpatch
+from noveum_trace.instrumentation._engine import (
+    NOT_OUTPUT,
+    Call,
+    NotOutput,
+    guarded,
+    patch,
+    unpatch,
+)
 from noveum_trace.instrumentation._streams import trace_stream
 
 __all__ = ["instrument_anthropic", "uninstrument_anthropic"]
@@ -135,22 +142,16 @@ def _record_count(call: Call, result: Any) -> None:
 class _StreamTotal:
     """The engine's ``Accumulator`` for an anthropic event stream."""
 
-    __slots__ = ("acc", "call")
+    __slots__ = ("acc",)
 
     def __init__(self, call: Call) -> None:
-        self.call = call
         self.acc = amap.StreamAccumulator(keep_content=call.capture)
 
-    def add(self, event: Any) -> str | None:
+    def add(self, event: Any) -> str | NotOutput | None:
         if not self.acc.feed(event):
-            # Only content deltas are chunks: undo the engine's count for bookkeeping events,
-            # so llm.chunks_count and the time to first token measure model output.
-            # (Engine change that removes this: let ``add`` mark a chunk as not output.)
-            call = self.call
-            call.chunks -= 1
-            if call.chunks == 0:
-                call.first_ns = 0
-            return None
+            # Only content deltas are chunks, so llm.chunks_count and the time to first
+            # token measure model output, not message_start and other bookkeeping events.
+            return NOT_OUTPUT
         delta = amap._get(event, "delta")
         text = amap._get(delta, "text")
         return text if isinstance(text, str) else None
