@@ -22,7 +22,7 @@ from opentelemetry.util import types as otel_types
 from noveum_trace import semconv
 from noveum_trace.core import context as ctx
 from noveum_trace.core.guard import internal_error
-from noveum_trace.core.values import _DROP, coerce, to_json, truncate
+from noveum_trace.core.values import _DROP, coerce, to_json, truncate, type_name
 
 if TYPE_CHECKING:
     from noveum_trace.core.runtime import Runtime
@@ -229,17 +229,13 @@ class Span:
             return
         try:
             kind = type(exception)
-            module = kind.__module__
-            type_name = (
-                kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
-            )
             try:
                 message = str(exception)
             except Exception:
                 message = f"<unprintable {kind.__qualname__}>"
             stack = "".join(traceback.format_exception(kind, exception, exception.__traceback__))
             event: dict[str, Any] = {
-                semconv.EXCEPTION_TYPE: type_name,
+                semconv.EXCEPTION_TYPE: type_name(exception),
                 semconv.EXCEPTION_MESSAGE: message,
                 semconv.EXCEPTION_STACKTRACE: stack,
             }

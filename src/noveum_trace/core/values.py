@@ -17,6 +17,16 @@ INT64_MAX = 2**63 - 1
 _PRIMITIVES = (str, bool, int, float)
 
 
+def type_name(exc: BaseException) -> str:
+    """An exception's class name, module-qualified unless a builtin (``openai.RateLimitError``).
+
+    The value of ``exception.type`` and ``error.type``.
+    """
+    kind = type(exc)
+    module = kind.__module__
+    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+
+
 def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit]
 

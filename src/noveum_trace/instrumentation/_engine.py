@@ -64,6 +64,7 @@ from noveum_trace import semconv
 from noveum_trace.config import get_config
 from noveum_trace.core.context import attach_span, detach
 from noveum_trace.core.guard import internal_error
+from noveum_trace.core.values import type_name
 from noveum_trace.instrumentation._llm_scope import note_child_usage
 
 __all__ = [
@@ -105,11 +106,8 @@ class Accumulator(Protocol):
         """Set the response attributes, usage and completion content at the end."""
 
 
-def error_type(exc: BaseException) -> str:
-    """``error.type``: the exception's qualified class name."""
-    kind = type(exc)
-    module = kind.__module__
-    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+# ``error.type``: the exception's qualified class name, as on the ``exception`` event.
+error_type = type_name
 
 
 def guarded(where: str, fn: Callable[..., Any], *args: Any) -> Any:
