@@ -637,17 +637,20 @@ def test_nested_decorators_never_count_tokens_twice(traced: Traces) -> None:
 
 
 def _openai_client(body: str) -> Any:
-    httpx2 = pytest.importorskip("httpx2")
     import openai
+    import openai._base_client as base
+
+    # openai 3.x speaks httpx2, 1.x and 2.x httpx: use whichever the installed client imports
+    http = getattr(base, "httpx2", None) or base.httpx
 
     def handler(request: Any) -> Any:
-        return httpx2.Response(200, content=body, headers={"content-type": "application/json"})
+        return http.Response(200, content=body, headers={"content-type": "application/json"})
 
     return openai.OpenAI(
         api_key="test-key-not-real",
         base_url="http://127.0.0.1:9/v1",
         max_retries=0,
-        http_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
+        http_client=http.Client(transport=http.MockTransport(handler)),
     )
 
 
