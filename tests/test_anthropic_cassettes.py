@@ -14,7 +14,6 @@ from noveum_trace.instrumentation.anthropic import instrument_anthropic, uninstr
 
 from .anthropic_cassettes import (
     CASSETTES,
-    DIR,
     final_from_sse,
     is_beta,
     recording,
@@ -22,10 +21,6 @@ from .anthropic_cassettes import (
     sse_events,
 )
 from .conftest import Traces
-
-pytest.importorskip("vcr")
-if not CASSETTES:
-    pytest.skip(f"no anthropic cassettes under {DIR}", allow_module_level=True)
 
 
 @pytest.fixture

@@ -17,12 +17,6 @@ import pytest
 import noveum_trace
 from tests.test_cli import cli, ok
 
-pytest.importorskip("noveum_trace.testing.fake_provider")
-pytest.importorskip("openai")
-pytest.importorskip("anthropic")
-pytest.importorskip("noveum_trace.instrumentation.openai")
-pytest.importorskip("noveum_trace.instrumentation.anthropic")
-
 SCENARIOS = [
     "openai: chat call",
     "openai: streamed call",
