@@ -42,6 +42,31 @@ class Price:
     reasoning: float | None = None
     checked: str = ""
 
+    def usd(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        cache_read: int,
+        cache_write: int,
+        reasoning: int,
+    ) -> float:
+        """USD for these token counts (the module docstring has the rules)."""
+        # Clamp: a provider that reports the parts larger than the total must not yield a
+        # negative charge.
+        plain_input = max(input_tokens - cache_read - cache_write, 0)
+        plain_output = max(output_tokens - reasoning, 0)
+        read_rate = self.input if self.cache_read is None else self.cache_read
+        write_rate = self.input if self.cache_write is None else self.cache_write
+        reasoning_rate = self.output if self.reasoning is None else self.reasoning
+        total = (
+            plain_input * self.input
+            + cache_read * read_rate
+            + cache_write * write_rate
+            + plain_output * self.output
+            + reasoning * reasoning_rate
+        )
+        return round(total / 1e6, 12)  # drop float noise such as 0.30000000000000004
+
 
 _RATE_FIELDS = ("input", "output", "cache_read", "cache_write", "reasoning")
 _FIELDS = frozenset(f.name for f in fields(Price))
@@ -209,31 +234,19 @@ class PriceTable:
         price = self.lookup(model)
         if price is None:
             return None
-        # Clamp: a provider that reports the parts larger than the total must not yield a
-        # negative charge.
-        plain_input = max(input_tokens - cache_read_tokens - cache_write_tokens, 0)
-        plain_output = max(output_tokens - reasoning_tokens, 0)
-        read_rate = price.input if price.cache_read is None else price.cache_read
-        write_rate = price.input if price.cache_write is None else price.cache_write
-        reasoning_rate = price.output if price.reasoning is None else price.reasoning
-        total = (
-            plain_input * price.input
-            + cache_read_tokens * read_rate
-            + cache_write_tokens * write_rate
-            + plain_output * price.output
-            + reasoning_tokens * reasoning_rate
+        return price.usd(
+            input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens
         )
-        return round(total / 1e6, 12)  # drop float noise such as 0.30000000000000004
 
 
-def _tokens(attrs: Mapping[str, object], key: str) -> int | None:
-    value = attrs.get(key)
+def _tokens(value: object) -> int | None:
+    """A token-count attribute value as an int; None when absent or not a whole number."""
     if type(value) is int:  # the usual case, first: this runs for every LLM span
         return value
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
+        return int(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return None
@@ -243,23 +256,25 @@ def cost_from_attributes(attrs: Mapping[str, object], table: PriceTable) -> floa
     """``gen_ai.usage.cost`` for a span's attributes, or None.
 
     None when the span has no token usage or no model; None for a model the table does not
-    know, whose name then goes to ``get_stats()["unknown_models"]``.
+    know, whose name then goes to ``get_stats()["unknown_models"]``. Runs on the export
+    worker for every span with usage, so it reads each attribute once.
     """
-    input_tokens = _tokens(attrs, semconv.GEN_AI_USAGE_INPUT_TOKENS)
-    output_tokens = _tokens(attrs, semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
+    get = attrs.get
+    input_tokens = _tokens(get(semconv.GEN_AI_USAGE_INPUT_TOKENS))
+    output_tokens = _tokens(get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS))
     if input_tokens is None and output_tokens is None:
         return None
-    model = attrs.get(semconv.GEN_AI_RESPONSE_MODEL) or attrs.get(semconv.GEN_AI_REQUEST_MODEL)
+    model = get(semconv.GEN_AI_RESPONSE_MODEL) or get(semconv.GEN_AI_REQUEST_MODEL)
     if not isinstance(model, str) or not model:
         return None
-    cost = table.cost(
-        model,
-        input_tokens=input_tokens or 0,
-        output_tokens=output_tokens or 0,
-        cache_read_tokens=_tokens(attrs, semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS) or 0,
-        cache_write_tokens=_tokens(attrs, semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS) or 0,
-        reasoning_tokens=_tokens(attrs, semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS) or 0,
-    )
-    if cost is None:
+    price = table.lookup(model)
+    if price is None:
         STATS.note_unknown_model(model)
-    return cost
+        return None
+    return price.usd(
+        input_tokens or 0,
+        output_tokens or 0,
+        _tokens(get(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)) or 0,
+        _tokens(get(semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS)) or 0,
+        _tokens(get(semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)) or 0,
+    )
