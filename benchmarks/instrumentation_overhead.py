@@ -216,45 +216,35 @@ def _with_anthropic(name: str, provider: Any, toggles: dict[str, Toggle]) -> dic
     return toggles
 
 
-def otel_openai_v2(directory: str) -> dict[str, Toggle]:
-    from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
-
+def _sdk_instrumented(instrumentor_class: Any, name: str | None) -> dict[str, Toggle]:
+    """A competitor's openai instrumentor on an SDK provider (+ its anthropic twin, if any)."""
     provider = _sdk_provider()
-    instrumentor = OpenAIInstrumentor()
-    return {
+    instrumentor = instrumentor_class()
+    toggles: dict[str, Toggle] = {
         "openai": (
             lambda: instrumentor.instrument(tracer_provider=provider),
             instrumentor.uninstrument,
         )
     }
+    return toggles if name is None else _with_anthropic(name, provider, toggles)
+
+
+def otel_openai_v2(directory: str) -> dict[str, Toggle]:
+    from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+    return _sdk_instrumented(OpenAIInstrumentor, None)
 
 
 def openinference(directory: str) -> dict[str, Toggle]:
     from openinference.instrumentation.openai import OpenAIInstrumentor
 
-    provider = _sdk_provider()
-    instrumentor = OpenAIInstrumentor()
-    toggles: dict[str, Toggle] = {
-        "openai": (
-            lambda: instrumentor.instrument(tracer_provider=provider),
-            instrumentor.uninstrument,
-        )
-    }
-    return _with_anthropic("openinference", provider, toggles)
+    return _sdk_instrumented(OpenAIInstrumentor, "openinference")
 
 
 def traceloop(directory: str) -> dict[str, Toggle]:
     from opentelemetry.instrumentation.openai import OpenAIInstrumentor
 
-    provider = _sdk_provider()
-    instrumentor = OpenAIInstrumentor()
-    toggles: dict[str, Toggle] = {
-        "openai": (
-            lambda: instrumentor.instrument(tracer_provider=provider),
-            instrumentor.uninstrument,
-        )
-    }
-    return _with_anthropic("traceloop", provider, toggles)
+    return _sdk_instrumented(OpenAIInstrumentor, "traceloop")
 
 
 CONTENDERS: dict[str, tuple[Callable[[str], dict[str, Toggle]], str]] = {
