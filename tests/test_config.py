@@ -8,6 +8,7 @@ import pytest
 
 import noveum_trace
 from noveum_trace.config import Config, resolve
+from noveum_trace.core import guard
 
 from .conftest import Traces
 
@@ -95,7 +96,6 @@ def test_otlp_endpoint_rules() -> None:
         ({"exporters": [object()]}, {}, "exporters"),
         ({"log_dir": "./x"}, {}, "log_dir"),
         ({}, {"NOVEUM_TRACE_MAX_QUEUE_SIZE": "lots"}, "NOVEUM_TRACE_MAX_QUEUE_SIZE"),
-        ({}, {"OTEL_TRACES_SAMPLER": "jaeger_remote"}, "OTEL_TRACES_SAMPLER"),
     ],
 )
 def test_invalid_options_name_the_option(options: dict, env: dict[str, str], named: str) -> None:
@@ -133,3 +133,27 @@ def test_file_output_can_be_turned_off(tmp_path: Path, traces: Traces) -> None:
         pass
     noveum_trace.flush()
     assert not traces.directory.exists()
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+        {"OTEL_TRACES_SAMPLER": "jaeger_remote"},
+        {"OTEL_BSP_MAX_QUEUE_SIZE": "lots"},
+        {"OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"},
+    ],
+)
+def test_other_sdks_otel_values_are_warned_about_not_fatal(
+    env: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """``OTEL_*`` is shared with every OpenTelemetry SDK in the process or pod."""
+    (variable,) = env
+    guard._warned.discard(f"config:{variable}")
+    assert resolve({}, env=env) == Config()
+    assert any(variable in record.message for record in caplog.records)
+
+
+def test_otlp_timeout_variable_is_in_milliseconds_as_the_spec_says() -> None:
+    assert resolve({}, env={"OTEL_EXPORTER_OTLP_TIMEOUT": "2500"}).otlp_timeout == 2.5
+    assert resolve({"otlp_timeout": 3}, env={}).otlp_timeout == 3.0  # the option: seconds

@@ -155,3 +155,37 @@ def test_tracer_provider_option_sends_our_spans_through_theirs(tmp_path) -> None
         assert inner_span.status.description == "bad"
     finally:
         noveum_trace.shutdown()
+
+
+def test_delegated_spans_keep_masking_cost_and_our_span_api(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Through the application's SDK our encoder is bypassed: masking and cost still apply."""
+    exporter = InMemorySpanExporter()
+    theirs = SdkTracerProvider()
+    theirs.add_span_processor(SimpleSpanProcessor(exporter))
+    noveum_trace.init(
+        service_name="one-pipeline", log_directory=str(tmp_path), tracer_provider=theirs
+    )
+    key = "sk-proj-" + "A1b2C3d4" * 4
+    try:
+        tracer = noveum_trace.get_tracer()
+        try:
+            with tracer.start_span("llm") as span:
+                assert len(span.trace_id_hex) == 32 and len(span.span_id_hex) == 16
+                span.set_attributes(
+                    {
+                        "note": f"key is {key}",
+                        "gen_ai.request.model": "gpt-4o",
+                        "gen_ai.usage.input_tokens": 1000,
+                        "gen_ai.usage.output_tokens": 100,
+                    }
+                )
+                raise RuntimeError(f"failed with {key}")
+        except RuntimeError:
+            pass
+        (record,) = exporter.get_finished_spans()
+        text = repr(dict(record.attributes)) + repr(record.events) + str(record.status.description)
+        assert key not in text and "[REDACTED_SECRET]" in text
+        assert record.attributes["gen_ai.usage.cost"] > 0
+        assert record.events[0].name == "exception"
+    finally:
+        noveum_trace.shutdown()

@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 import noveum_trace
+from noveum_trace.core import guard
 from noveum_trace.export.base import EncodedBatch
 from noveum_trace.export.console import ConsoleExporter
 from noveum_trace.testing import InMemoryExporter
@@ -105,6 +106,7 @@ def test_eight_threads_each_span_exactly_once_and_valid_json(traces: Traces) -> 
 def test_queue_overflow_drops_counts_and_never_blocks(
     traces: Traces, caplog: pytest.LogCaptureFixture
 ) -> None:
+    guard._warned.discard("queue_full")  # warned once per process: make this test the first
     blocking = BlockingExporter()
     traces.init(
         file_export=False, exporters=[blocking], max_queue_size=100, max_export_batch_size=10
@@ -317,3 +319,28 @@ def test_sampling_is_parent_based(traces: Traces) -> None:
     spans = traces.spans()
     assert 100 < roots < 300
     assert len(spans) == 2 * roots
+
+
+def test_unsampled_and_pre_init_spans_offer_the_same_api(traces: Traces) -> None:
+    noveum_trace.shutdown()
+    with noveum_trace.get_tracer().start_span("before-init") as early:
+        assert len(early.trace_id_hex) == 32 and len(early.span_id_hex) == 16
+    traces.init(sample_rate=0.0)
+    with noveum_trace.get_tracer().start_span("sampled-out") as span:
+        assert span.trace_id_hex == f"{span.get_span_context().trace_id:032x}"
+        assert span.span_id_hex == f"{span.get_span_context().span_id:016x}"
+
+
+def test_a_span_ended_after_shutdown_is_counted_and_named_as_such(
+    traces: Traces, caplog: pytest.LogCaptureFixture
+) -> None:
+    guard._warned.discard("after_shutdown")  # warned once per process: make this test the first
+    traces.init()
+    late = noveum_trace.get_tracer().start_span("late")
+    runtime = noveum_trace.get_tracer_provider().runtime
+    noveum_trace.shutdown()
+    late.end()
+    assert runtime is not None and runtime.worker.closed
+    assert noveum_trace.get_stats()["spans_dropped_after_shutdown"] == 1
+    assert not any("queue full" in r.message for r in caplog.records)
+    assert any("after shutdown()" in r.message for r in caplog.records)

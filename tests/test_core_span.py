@@ -298,3 +298,33 @@ def test_end_on_exit_false_leaves_the_span_open(traced: Traces) -> None:
     assert span.is_recording()
     span.end()
     assert [s["name"] for s in traced.spans()] == ["kept"]
+
+
+def test_mock_values_are_stringified_not_walked(traced: Traces) -> None:
+    """Mocks answer every attribute; walking their model_dump() used to cost ~0.5 s each."""
+    from unittest.mock import MagicMock
+
+    mock = MagicMock()
+    with noveum_trace.get_tracer().start_span("s") as span:
+        span.set_attribute("client", mock)
+    assert not mock.model_dump.called
+    assert orjson.loads(traced.spans()[0]["attributes"]["client"]).startswith("<MagicMock")
+
+
+def test_attributes_passed_positionally_keep_the_parent(traced: Traces) -> None:
+    tracer = noveum_trace.get_tracer()
+    with tracer.start_span("parent"), tracer.start_span("child", {"user.id": "u1"}):  # type: ignore[arg-type]
+        pass
+    spans = traced.by_name()
+    assert spans["child"]["attributes"] == {"user.id": "u1"}
+    assert spans["child"]["parent_span_id"] == spans["parent"]["span_id"]
+
+
+def test_events_beyond_the_limit_are_counted_as_dropped_events(traces: Traces) -> None:
+    traces.init(max_events=2)
+    with noveum_trace.get_tracer().start_span("s") as span:
+        for index in range(5):
+            span.add_event(f"e{index}")
+    assert [e["name"] for e in traces.spans()[0]["events"]] == ["e0", "e1"]
+    line = traces.raw_text()
+    assert '"droppedEventsCount":3' in line and "droppedAttributesCount" not in line

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from noveum_trace.core.guard import warn_once
+
 DEFAULT_LOG_DIRECTORY = "./traces"
 
 
@@ -241,6 +243,26 @@ def _otlp_endpoint(value: Any, from_signal_env: bool) -> str | None:
     return text.rstrip("/") + "/v1/traces"
 
 
+# The OTLP spec gives these in milliseconds; our ``otlp_timeout`` option is in seconds.
+_MILLISECOND_VARIABLES = frozenset(
+    {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"}
+)
+
+
+def _shared_variable_problem(variable: str, exc: ValueError) -> None:
+    """A bad ``NOVEUM_TRACE_*`` value is ours to reject. A bad ``OTEL_*`` value may be meant
+    for another OpenTelemetry SDK in the same process or pod (``grpc``, ``jaeger_remote``):
+    warn once and use our default, as the OpenTelemetry SDKs themselves do."""
+    if not variable.startswith("OTEL_"):
+        raise exc
+    warn_once(
+        f"config:{variable}",
+        "noveum_trace: ignoring $%s (%s); using the default instead.",
+        variable,
+        str(exc).removeprefix("noveum_trace: "),
+    )
+
+
 def resolve(options: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Config:
     """Build a Config: arguments beat environment beats defaults. Raises ValueError."""
     env = os.environ if env is None else env
@@ -258,13 +280,24 @@ def resolve(options: Mapping[str, Any], env: Mapping[str, str] | None = None) ->
             continue
         for env_name in env_names:
             raw = env.get(env_name)
-            if raw is not None and raw.strip() != "":
+            if raw is None or raw.strip() == "":
+                continue
+            try:
                 values[name] = parse(raw, f"{name} (from ${env_name})")
-                if name == "otlp_endpoint":
-                    endpoint_from_signal_env = env_name == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+            except ValueError as exc:
+                _shared_variable_problem(env_name, exc)  # raises for our own variables
                 break
+            if env_name in _MILLISECOND_VARIABLES:
+                values[name] /= 1000.0
+            if name == "otlp_endpoint":
+                endpoint_from_signal_env = env_name == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+            break
     if "sample_rate" not in values:
-        ratio = _sampler_from_env(env)
+        try:
+            ratio = _sampler_from_env(env)
+        except ValueError as exc:
+            _shared_variable_problem("OTEL_TRACES_SAMPLER", exc)
+            ratio = None
         if ratio is not None:
             values["sample_rate"] = ratio
     if "semconv_latest" not in values:

@@ -18,10 +18,14 @@ from opentelemetry.trace import Status, StatusCode
 from noveum_trace import semconv
 from noveum_trace.core import context as ctx
 from noveum_trace.core.guard import internal_error
+from noveum_trace.core.runtime import span_cost
+from noveum_trace.core.span import exception_attributes
 from noveum_trace.core.values import _DROP, coerce, to_json
+from noveum_trace.privacy import mask_secrets
 
 if TYPE_CHECKING:
     from noveum_trace.core.runtime import Runtime
+
 
 _STATUS = {"ok": StatusCode.OK, "error": StatusCode.ERROR, "unset": StatusCode.UNSET}
 
@@ -54,7 +58,8 @@ class DelegatedSpan:
                 if value is _DROP:
                     continue
             out[key] = value
-        return out
+        # The SDK's exporters never pass through our encoder: mask secrets here instead.
+        return {k: mask_secrets(v) if isinstance(v, str) else v for k, v in out.items()}
 
     def set_attribute(self, key: str, value: Any) -> None:
         try:
@@ -86,10 +91,46 @@ class DelegatedSpan:
             if isinstance(status, str):
                 status = _STATUS.get(status.strip().lower(), StatusCode.UNSET)
             if isinstance(status, StatusCode):
-                status = Status(status, description if status is StatusCode.ERROR else None)
+                message = description if status is StatusCode.ERROR else None
+                status = Status(status, mask_secrets(message) if message else None)
             self._span.set_status(status)
         except Exception as exc:
             internal_error("delegated.set_status", exc)
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: Mapping[str, Any] | None = None,
+        timestamp: Any = None,
+        escaped: bool = False,
+    ) -> None:
+        """The same ``exception`` event as ours, through ``add_event`` (so masked)."""
+        try:
+            event = exception_attributes(exception, escaped)
+            event.update(attributes or {})
+            self.add_event(semconv.EVENT_EXCEPTION, event, timestamp)
+        except Exception as exc:
+            internal_error("delegated.record_exception", exc)
+
+    def end(self, end_time: Any = None) -> None:
+        """Adds ``gen_ai.usage.cost`` (our encoder never sees these spans), then ends."""
+        try:
+            attributes = getattr(self._span, "attributes", None)
+            if isinstance(attributes, Mapping) and self._span.is_recording():
+                cost = span_cost(attributes, self._rt.prices)
+                if cost is not None:
+                    self._span.set_attribute(semconv.GEN_AI_USAGE_COST, cost)
+        except Exception as exc:
+            internal_error("delegated.cost", exc)
+        self._span.end(end_time)
+
+    @property
+    def trace_id_hex(self) -> str:
+        return f"{self._span.get_span_context().trace_id:032x}"
+
+    @property
+    def span_id_hex(self) -> str:
+        return f"{self._span.get_span_context().span_id:016x}"
 
     def __getattr__(self, name: str) -> Any:  # record_exception, end, get_span_context, ...
         return getattr(self._span, name)
@@ -109,10 +150,10 @@ class DelegatedSpan:
             self._token = None
         try:
             if exc is not None and self._span.is_recording():
-                self._span.record_exception(exc, escaped=True)
-                self._span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+                self.record_exception(exc, escaped=True)
+                self.set_status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
             if self._end_on_exit:
-                self._span.end()
+                self.end()
         except Exception as failure:
             internal_error("delegated.end", failure)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from noveum_trace import semconv
@@ -41,24 +41,29 @@ def _resource(config: Config) -> dict[str, Any]:
     return resource
 
 
-def _cost_hook(config: Config) -> Callable[[Span], None] | None:
+_USAGE_KEYS = (semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
+
+
+def span_cost(attrs: Mapping[str, Any], table: PriceTable) -> float | None:
+    """``gen_ai.usage.cost`` for a span that carries token usage and has no cost yet."""
+    if semconv.GEN_AI_USAGE_COST in attrs or not (
+        _USAGE_KEYS[0] in attrs or _USAGE_KEYS[1] in attrs
+    ):
+        return None
+    try:
+        return cost_from_attributes(attrs, table)
+    except Exception as exc:
+        internal_error("pricing", exc)
+        return None
+
+
+def _cost_hook(table: PriceTable) -> Callable[[Span], None]:
     """Adds ``gen_ai.usage.cost`` on the worker thread to spans that carry token usage."""
-    table = PriceTable.default().with_overrides(config.prices)
-    usage_keys = (semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
 
     def add_cost(span: Span) -> None:
-        attrs = span.attributes
-        if semconv.GEN_AI_USAGE_COST in attrs or not (
-            usage_keys[0] in attrs or usage_keys[1] in attrs
-        ):
-            return
-        try:
-            cost = cost_from_attributes(attrs, table)
-        except Exception as exc:
-            internal_error("pricing", exc)
-            return
+        cost = span_cost(span.attributes, table)
         if cost is not None:
-            attrs[semconv.GEN_AI_USAGE_COST] = cost
+            span.attributes[semconv.GEN_AI_USAGE_COST] = cost
 
     return add_cost
 
@@ -95,7 +100,8 @@ class Runtime:
         # With an application's own SDK provider, spans are created and exported there.
         self.delegate: Any = config.tracer_provider
         self.policy = _policy(config)
-        self.encoder = Encoder(_resource(config), _cost_hook(config))
+        self.prices = PriceTable.default().with_overrides(config.prices)
+        self.encoder = Encoder(_resource(config), _cost_hook(self.prices))
         self.worker = ExportWorker(
             self.encoder,
             build_exporters(config),

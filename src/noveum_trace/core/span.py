@@ -35,6 +35,25 @@ _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _UNSAMPLED = TraceFlags(TraceFlags.DEFAULT)
 
 
+def exception_attributes(exception: BaseException, escaped: bool = False) -> dict[str, Any]:
+    """The attributes of an ``exception`` event (OpenTelemetry semantic conventions)."""
+    kind = type(exception)
+    try:
+        message = str(exception)
+    except Exception:
+        message = f"<unprintable {kind.__qualname__}>"
+    event: dict[str, Any] = {
+        semconv.EXCEPTION_TYPE: type_name(exception),
+        semconv.EXCEPTION_MESSAGE: message,
+        semconv.EXCEPTION_STACKTRACE: "".join(
+            traceback.format_exception(kind, exception, exception.__traceback__)
+        ),
+    }
+    if escaped:
+        event[semconv.EXCEPTION_ESCAPED] = True
+    return event
+
+
 def _timestamp_ns(value: Any) -> int:
     """Accept OpenTelemetry's int nanoseconds, or float seconds as ``time.time()`` gives."""
     if type(value) is int:
@@ -54,6 +73,7 @@ class Span:
         "_span_context",
         "attributes",
         "dropped",
+        "dropped_events",
         "end_ns",
         "events",
         "kind",
@@ -100,6 +120,7 @@ class Span:
         self.status_code = 0
         self.status_message = ""
         self.dropped = 0
+        self.dropped_events = 0
         self.record_exc = True
         self.set_status_on_exc = True
         self._span_context: SpanContext | None = None
@@ -194,7 +215,7 @@ class Span:
             if events is None:
                 events = self.events = []
             elif len(events) >= self._rt.max_events:
-                self.dropped += 1
+                self.dropped_events += 1
                 return
             clean: dict[str, Any] = {}
             if attributes:
@@ -228,19 +249,7 @@ class Span:
         if self.end_ns:
             return
         try:
-            kind = type(exception)
-            try:
-                message = str(exception)
-            except Exception:
-                message = f"<unprintable {kind.__qualname__}>"
-            stack = "".join(traceback.format_exception(kind, exception, exception.__traceback__))
-            event: dict[str, Any] = {
-                semconv.EXCEPTION_TYPE: type_name(exception),
-                semconv.EXCEPTION_MESSAGE: message,
-                semconv.EXCEPTION_STACKTRACE: stack,
-            }
-            if escaped:
-                event[semconv.EXCEPTION_ESCAPED] = True
+            event = exception_attributes(exception, escaped)
             if attributes:
                 event.update(attributes)
             self.add_event(semconv.EVENT_EXCEPTION, event, timestamp)
@@ -371,6 +380,14 @@ class NonRecordingSpan:
         return self._span_context
 
     span_context = property(get_span_context)
+
+    @property
+    def trace_id_hex(self) -> str:
+        return f"{self.trace_id:032x}"
+
+    @property
+    def span_id_hex(self) -> str:
+        return f"{self.span_id:016x}"
 
     def is_recording(self) -> bool:
         return False

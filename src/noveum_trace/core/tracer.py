@@ -47,6 +47,11 @@ class Tracer(otel_trace.Tracer):
     ) -> Any:
         """Start a span that is not yet current; ``with`` it to make it current."""
         rt = self._provider.runtime
+        if context is not None and not isinstance(context, Context):
+            # start_span(name, {"k": v}): attributes passed where OpenTelemetry puts `context`
+            if attributes is None and isinstance(context, Mapping):
+                attributes = context
+            context = None
         if rt is not None and rt.delegate is not None:
             return DelegatedSpan(
                 rt,

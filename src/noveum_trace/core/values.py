@@ -35,9 +35,12 @@ def _json_default(value: Any) -> Any:
     # Called by orjson for unknown types: sets become lists, pydantic models dicts, else str().
     if isinstance(value, (set, frozenset)):
         return list(value)
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        return dump()
+    # Only a real pydantic model (its class declares the fields): a Mock answers any attribute,
+    # and recursing through its endless model_dump() results would cost ~0.5 s per value.
+    if isinstance(getattr(type(value), "model_fields", None), dict):
+        dump = getattr(value, "model_dump", None)
+        if callable(dump):
+            return dump()
     return str(value)
 
 

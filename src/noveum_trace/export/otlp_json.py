@@ -95,6 +95,8 @@ def encode_span(span: Span) -> dict[str, Any]:
         out["status"] = status
     if span.dropped:
         out["droppedAttributesCount"] = span.dropped
+    if span.dropped_events:
+        out["droppedEventsCount"] = span.dropped_events
     return out
 
 
@@ -201,6 +203,8 @@ def span_text(span: Span) -> str:
         text += ',"traceState":' + _quote(span.trace_state.to_header())
     if span.dropped:
         text += f',"droppedAttributesCount":{span.dropped}'
+    if span.dropped_events:
+        text += f',"droppedEventsCount":{span.dropped_events}'
     return text + "}"
 
 

@@ -47,13 +47,21 @@ class ExportWorker:
 
     def submit(self, span: Span) -> None:
         queue = self.queue
-        if len(queue) >= self.max_queue_size or self.closed:
-            STATS.incr("spans_dropped_queue_full" if not self.closed else "spans_dropped_closed")
+        if len(queue) >= self.max_queue_size:
+            STATS.incr("spans_dropped_queue_full")
             warn_once(
                 "queue_full",
                 "noveum_trace: export queue full (%d spans); dropping spans. Raise "
                 "max_queue_size or check the exporters; get_stats() counts the drops.",
                 self.max_queue_size,
+            )
+            return
+        if self.closed:  # ended after shutdown() (e.g. a stream collected at exit)
+            STATS.incr("spans_dropped_after_shutdown")
+            warn_once(
+                "after_shutdown",
+                "noveum_trace: a span ended after shutdown() and was dropped; "
+                "get_stats() counts these.",
             )
             return
         queue.append(span)
