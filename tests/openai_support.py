@@ -111,6 +111,30 @@ def assert_usage(span: dict[str, Any], usage: dict[str, int]) -> None:
         assert attrs.get(key) == usage.get(key), key
 
 
+def output_chunks(items: list[Any]) -> list[Any]:
+    """The stream items that carry model output: what ``llm.chunks_count`` counts.
+
+    Chat: a non-empty content or refusal delta, or a tool-call delta, in any choice.
+    Responses: an event whose type ends in ``.delta``.
+    """
+
+    def is_output(item: Any) -> bool:
+        event_type = getattr(item, "type", None)
+        if isinstance(event_type, str):
+            return event_type.endswith(".delta")
+        return any(
+            choice.delta is not None
+            and bool(
+                choice.delta.content
+                or choice.delta.tool_calls
+                or getattr(choice.delta, "refusal", None)
+            )
+            for choice in item.choices
+        )
+
+    return [item for item in items if is_output(item)]
+
+
 # ---- cassettes ------------------------------------------------------------------------
 
 

@@ -160,6 +160,46 @@ def test_capture_off_records_no_content(traces: Traces, fake: Any) -> None:
     assert "secret sys" not in traces.raw_text() and "Hello there" not in traces.raw_text()
 
 
+SECRET_DESCRIPTION = "Internal-only: routes to the billing backend"
+
+
+@pytest.mark.parametrize("capture", [False, True])
+def test_tool_definitions_keep_only_names_when_capture_is_off(
+    traces: Traces, fake: Any, capture: bool
+) -> None:
+    traces.init(capture_content=capture)
+    tools = [
+        {
+            "name": "bill",
+            "description": SECRET_DESCRIPTION,
+            "input_schema": {"type": "object", "properties": {"id": {"type": "string"}}},
+        },
+        {"type": "web_search_20250305", "name": "web_search"},
+    ]
+    instrument_anthropic()
+    try:
+        client(fake).messages.create(model=MODEL, max_tokens=64, tools=tools, messages=HI)
+    finally:
+        uninstrument_anthropic()
+    recorded = json.loads(only_span(traces)["attributes"]["gen_ai.tool.definitions"])
+    if capture:
+        assert recorded == tools
+        assert SECRET_DESCRIPTION in traces.raw_text()
+    else:
+        assert recorded == [{"name": "bill"}, {"type": "web_search_20250305", "name": "web_search"}]
+        assert SECRET_DESCRIPTION not in traces.raw_text()
+
+
+def test_instrument_and_uninstrument_say_whether_they_changed_anything(traced: Traces) -> None:
+    assert uninstrument_anthropic() is False  # not instrumented yet
+    assert instrument_anthropic() is True
+    try:
+        assert instrument_anthropic() is False  # already instrumented
+    finally:
+        assert uninstrument_anthropic() is True
+    assert uninstrument_anthropic() is False
+
+
 def test_count_tokens_and_parse(on: Traces, fake: Any) -> None:
     c = client(fake)
     counted = c.messages.count_tokens(model=MODEL, messages=HI)

@@ -125,3 +125,56 @@ def test_calls_we_do_not_trace_keep_the_client_span(traced: Traces, fake: Any) -
         uninstrument_anthropic()
     names = [s["name"] for s in traced.spans()]
     assert len(names) == 1 and names[0].startswith("anthropic.models")
+
+
+ROUNDS = 20  # x3 calls; sampled out with p=1/2 each, so a stray client span is certain
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.5])
+def test_sampled_out_calls_leave_no_span_at_all(traces: Traces, fake: Any, rate: float) -> None:
+    # Before: a sampled-out call let the client start its own root span, which our sampler
+    # then kept at `rate`. Now our unsampled span stays current and the client's is unsampled.
+    traces.init(sample_rate=rate)
+    assert otel_trace.get_tracer_provider() is noveum_trace.get_tracer_provider()
+    instrument_anthropic()
+    try:
+        for _ in range(ROUNDS):
+            calls(fake, None)
+    finally:
+        uninstrument_anthropic()
+    names = [s["name"] for s in traces.spans()]
+    assert set(names) <= {f"chat {MODEL}"}, set(names)
+    if rate:
+        assert 0 < len(names) < 3 * ROUNDS
+    else:
+        assert names == []
+
+
+def test_fully_sampled_still_one_span_per_call(traces: Traces, fake: Any) -> None:
+    traces.init(sample_rate=1.0)
+    instrument_anthropic()
+    try:
+        for _ in range(3):
+            calls(fake, None)
+    finally:
+        uninstrument_anthropic()
+    spans = traces.spans()
+    assert [s["name"] for s in spans] == [f"chat {MODEL}"] * 9
+    assert all(s["parent_span_id"] is None for s in spans)
+
+
+def test_before_init_their_provider_is_untouched(
+    fake: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exporter = InMemorySpanExporter()
+    theirs = SdkTracerProvider()
+    theirs.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(otel_trace, "_TRACER_PROVIDER", theirs)
+    instrument_anthropic()  # never initialised: our spans are not recorded, nor made current
+    try:
+        calls(fake, None)
+    finally:
+        uninstrument_anthropic()
+    finished = exporter.get_finished_spans()
+    assert [s.name for s in finished] == ["anthropic.messages.create"] * 3
+    assert all(s.parent is None for s in finished)

@@ -31,6 +31,7 @@ from .openai_support import (
     instrumented_fixture,
     llm_spans,
     one,
+    output_chunks,
     usage_of,
 )
 
@@ -189,7 +190,7 @@ def test_with_raw_response_stream(traced: Traces, fake: FakeProvider) -> None:
     assert isinstance(stream, openai.Stream)
     chunks = list(stream)
     attrs = one(traced.spans())["attributes"]
-    assert attrs[semconv.LLM_CHUNKS_COUNT] == len(chunks)
+    assert attrs[semconv.LLM_CHUNKS_COUNT] == len(output_chunks(chunks))
     assert attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == chunks[-1].usage.completion_tokens
 
 
@@ -208,7 +209,7 @@ def test_with_streaming_response_stream(traced: Traces, fake: FakeProvider) -> N
     ) as raw:
         chunks = list(raw.parse())
     attrs = one(traced.spans())["attributes"]
-    assert attrs[semconv.LLM_CHUNKS_COUNT] == len(chunks)
+    assert attrs[semconv.LLM_CHUNKS_COUNT] == len(output_chunks(chunks))
     assert attrs[semconv.GEN_AI_RESPONSE_ID] == chunks[0].id
 
 
@@ -234,7 +235,7 @@ async def test_async_with_streaming_response_stream(traced: Traces, fake: FakePr
         assert isinstance(stream, openai.AsyncStream)
         chunks = [chunk async for chunk in stream]
     attrs = one(traced.spans())["attributes"]
-    assert attrs[semconv.LLM_CHUNKS_COUNT] == len(chunks)
+    assert attrs[semconv.LLM_CHUNKS_COUNT] == len(output_chunks(chunks))
 
 
 def test_chat_stream_helper(traced: Traces, fake: FakeProvider) -> None:
@@ -291,7 +292,10 @@ def test_responses_stream_and_helper(traced: Traces, fake: FakeProvider) -> None
         final = helper.get_final_response()
     first, second = llm_spans(traced.spans())
     completed = next(e.response for e in streamed if e.type == "response.completed")
-    for span, response, count in ((first, completed, len(streamed)), (second, final, None)):
+    for span, response, count in (
+        (first, completed, len(output_chunks(streamed))),
+        (second, final, None),
+    ):
         attrs = span["attributes"]
         assert attrs[semconv.LLM_STREAMING] is True
         assert attrs[semconv.GEN_AI_RESPONSE_ID] == response.id
@@ -432,6 +436,38 @@ def test_no_content_when_capture_is_off(traces: Traces, fake: FakeProvider) -> N
     span = one(traces.spans())
     assert span["events"] == []
     assert semconv.GEN_AI_USAGE_OUTPUT_TOKENS in span["attributes"]
+
+
+SECRET_DESCRIPTION = "Internal-only: routes to the billing backend"
+
+
+@pytest.mark.parametrize("capture", [False, True])
+def test_tool_definitions_keep_only_names_when_capture_is_off(
+    traces: Traces, fake: FakeProvider, capture: bool
+) -> None:
+    traces.init(capture_content=capture)
+    params = {"type": "object", "properties": {"id": {"type": "string", "description": "x"}}}
+    chat_tool = {
+        "type": "function",
+        "function": {"name": "bill", "description": SECRET_DESCRIPTION, "parameters": params},
+    }
+    flat_tool = {
+        "type": "function",
+        "name": "bill",
+        "description": SECRET_DESCRIPTION,
+        "parameters": params,
+    }
+    client(fake).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, tools=[chat_tool])
+    client(fake).responses.create(model="gpt-4o-mini", input="Say hello", tools=[flat_tool])
+    chat_span, responses_span = llm_spans(traces.spans())
+    chat_defs = json.loads(chat_span["attributes"][semconv.GEN_AI_TOOL_DEFINITIONS])
+    responses_defs = json.loads(responses_span["attributes"][semconv.GEN_AI_TOOL_DEFINITIONS])
+    if capture:
+        assert (chat_defs, responses_defs) == ([chat_tool], [flat_tool])
+        assert SECRET_DESCRIPTION in traces.raw_text()
+    else:
+        assert chat_defs == responses_defs == [{"type": "function", "name": "bill"}]
+        assert SECRET_DESCRIPTION not in traces.raw_text()
 
 
 def test_latest_semconv_messages(traces: Traces, fake: FakeProvider) -> None:

@@ -26,6 +26,7 @@ from .openai_support import (
     instrumented_fixture,
     llm_spans,
     one,
+    output_chunks,
 )
 from .test_openai_calls import WEATHER_TOOL
 
@@ -62,12 +63,15 @@ def _ok_span(traces: Traces, consumed: list[Any]) -> dict[str, Any]:
     attrs = span["attributes"]
     assert span["status"]["code"] == "UNSET"
     assert attrs[semconv.LLM_STREAMING] is True
-    assert attrs[semconv.LLM_CHUNKS_COUNT] == len(consumed)
+    assert attrs[semconv.LLM_CHUNKS_COUNT] == len(output_chunks(consumed))
     if consumed:
+        assert attrs[semconv.GEN_AI_RESPONSE_ID] == consumed[0].id
+    if output_chunks(consumed):
         ttft_ms = attrs[semconv.LLM_TIME_TO_FIRST_TOKEN_MS]
         assert attrs[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] == pytest.approx(ttft_ms / 1e3)
         assert 0 < ttft_ms <= attrs[semconv.LLM_LATENCY_MS]
-        assert attrs[semconv.GEN_AI_RESPONSE_ID] == consumed[0].id
+    else:
+        assert semconv.LLM_TIME_TO_FIRST_TOKEN_MS not in attrs
     if _text(consumed):
         completion = events(span, semconv.EVENT_CONTENT_COMPLETION)[0]
         assert completion[semconv.GEN_AI_COMPLETION] == _text(consumed)
@@ -174,7 +178,7 @@ def test_provider_error_mid_stream(traced: Traces, fake: FakeProvider) -> None:
     kind = type(caught.value)
     assert span["status"]["code"] == "ERROR"
     assert attrs[semconv.ERROR_TYPE] == f"{kind.__module__}.{kind.__qualname__}"
-    assert attrs[semconv.LLM_CHUNKS_COUNT] == len(consumed)
+    assert attrs[semconv.LLM_CHUNKS_COUNT] == len(output_chunks(consumed))
     assert events(span, semconv.EVENT_EXCEPTION)
     partial = events(span, semconv.EVENT_CONTENT_COMPLETION)[0][semconv.GEN_AI_COMPLETION]
     assert partial == _text(consumed)
@@ -224,7 +228,7 @@ async def test_async_provider_error_mid_stream(traced: Traces, fake: FakeProvide
             consumed.append(chunk)
     span = one(traced.spans())
     assert span["status"]["code"] == "ERROR"
-    assert span["attributes"][semconv.LLM_CHUNKS_COUNT] == len(consumed)
+    assert span["attributes"][semconv.LLM_CHUNKS_COUNT] == len(output_chunks(consumed))
 
 
 async def test_async_never_iterated_then_collected(traced: Traces, fake: FakeProvider) -> None:
@@ -259,16 +263,44 @@ def test_include_usage_opt_in_keeps_a_users_own_request(traces: Traces, fake: Fa
     assert chunks[-1].choices == [] and chunks[-1].usage is not None
 
 
+def test_include_usage_is_not_added_to_raw_responses(traces: Traces, fake: FakeProvider) -> None:
+    # Raw readers see every SSE line: a usage-only line we asked for could not be hidden.
+    traces.init(openai_include_usage=True)
+    messages = [{"role": "user", "content": f"Count [fake:words={WORDS}]"}]
+    completions = client(fake).chat.completions
+    with completions.with_streaming_response.create(
+        model="gpt-4o-mini", messages=messages, stream=True
+    ) as raw:
+        lines = [line for line in raw.iter_lines() if line.startswith("data: {")]
+    assert "stream_options" not in fake.requests[-1].json
+    assert all(json.loads(line[6:])["choices"] for line in lines)
+    assert len(lines) == WORDS + 2
+    chunks = list(
+        completions.with_raw_response.create(
+            model="gpt-4o-mini", messages=messages, stream=True
+        ).parse()
+    )
+    assert "stream_options" not in fake.requests[-1].json
+    assert all(chunk.choices for chunk in chunks)
+    streamed, parsed = llm_spans(traces.spans())
+    for span in (streamed, parsed):
+        assert semconv.GEN_AI_USAGE_OUTPUT_TOKENS not in span["attributes"]  # unknown: absent
+    assert parsed["attributes"][semconv.LLM_CHUNKS_COUNT] == len(output_chunks(chunks)) == WORDS
+
+
 def test_chunk_events_when_enabled(traces: Traces, fake: FakeProvider) -> None:
     traces.init(stream_chunk_events=True)
     chunks = list(_stream(fake))
     span = _ok_span(traces, chunks)
     recorded = events(span, semconv.EVENT_CONTENT_CHUNK)
-    with_text = [(i, c) for i, c in enumerate(chunks) if c.choices and c.choices[0].delta.content]
+    # the index counts output chunks, as llm.chunks_count does (the role-only chunk is not one)
+    output = output_chunks(chunks)
+    with_text = [(i, c) for i, c in enumerate(output) if c.choices[0].delta.content]
     assert [e[semconv.GEN_AI_COMPLETION_CHUNK] for e in recorded] == [
         c.choices[0].delta.content for _, c in with_text
     ]
     assert [e[semconv.CHUNK_INDEX] for e in recorded] == [i for i, _ in with_text]
+    assert recorded[0][semconv.CHUNK_INDEX] == 0
     assert all(e[semconv.CHUNK_TIMESTAMP] > 1e9 for e in recorded)  # seconds since the epoch
 
 

@@ -46,7 +46,19 @@ def _int(value: Any) -> int | None:
 # ---- request ------------------------------------------------------------------------------
 
 
-def request_attributes(kwargs: Mapping[str, Any], *, stream: bool) -> dict[str, Any]:
+def _tool_name(tool: Any) -> dict[str, Any]:
+    """A tool definition reduced to its (server tool) type and name."""
+    entry: dict[str, Any] = {}
+    for key in ("type", "name"):
+        value = _get(tool, key)
+        if isinstance(value, str):
+            entry[key] = value
+    return entry
+
+
+def request_attributes(
+    kwargs: Mapping[str, Any], *, stream: bool, capture: bool = True
+) -> dict[str, Any]:
     """Attributes known before the call: who, what, and the sampling parameters."""
     attrs: dict[str, Any] = {
         semconv.GEN_AI_SYSTEM: semconv.PROVIDER_ANTHROPIC,
@@ -69,8 +81,10 @@ def request_attributes(kwargs: Mapping[str, Any], *, stream: bool) -> dict[str, 
         attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = [str(s) for s in stops]
     tools = kwargs.get("tools")
     if isinstance(tools, _SEQUENCES) and tools:
-        # Written by the developer, not the end user: recorded whatever the capture switch.
-        attrs[semconv.GEN_AI_TOOL_DEFINITIONS] = to_json(list(tools))
+        # Descriptions and schemas are prompt content: capture off keeps the names only.
+        attrs[semconv.GEN_AI_TOOL_DEFINITIONS] = to_json(
+            list(tools) if capture else [_tool_name(tool) for tool in tools]
+        )
     attrs[semconv.GEN_AI_REQUEST_STREAM] = stream
     attrs[semconv.LLM_STREAMING] = stream
     return attrs

@@ -30,7 +30,7 @@ API for provider modules (kept small; it only grows, it never changes)::
         (also write gen_ai.input/output.messages) / call.streaming / call.set(key, value)
         call.set_attributes(mapping) / call.event(name, attributes)
         call.usage(mapping): token counts (semconv keys); marks the enclosing decorator scope
-        call.acc: an ``Accumulator`` for streams (``add(chunk) -> text | None`` per chunk,
+        call.acc: an ``Accumulator`` for streams (``add(chunk) -> text | None | NOT_OUTPUT``,
                   ``apply(call)`` once at the end), set by the provider before tracing a stream
         call.handed_off: True once ``_streams.trace_stream`` follows the call's stream
         call.hide: optional predicate; stream items it accepts are accumulated, not delivered
@@ -39,9 +39,20 @@ API for provider modules (kept small; it only grows, it never changes)::
                   nothing. ``abandoned``: end at the last chunk delivered, not now. A Call
                   collected while still open finishes itself that way.
         call.where: the name internal errors are reported under (defaults to the provider)
-        Streams: every delivered item counts as a chunk (llm.chunks_count); the first one
-        sets llm.time_to_first_token_ms and gen_ai.response.time_to_first_chunk (seconds);
-        llm.tokens_per_second = output tokens / time from first chunk to the end.
+        call.current: the span is made current while the provider's code runs. True for a
+                  recorded span, and also for an unsampled one once ``init()`` has run, so
+                  that spans started under it (the anthropic client's own, an HTTP
+                  instrumentation's) are unsampled too. Before ``init()`` it is False: a
+                  user's own OpenTelemetry setup sees its context untouched. A provider's
+                  ``begin`` returns an unrecorded Call only when ``call.current``, and its
+                  ``end`` then hands the result back untouched.
+        Streams: only a delivered item that carries model output counts as a chunk
+        (llm.chunks_count): ``acc.add`` returns NOT_OUTPUT for bookkeeping items (OpenAI's
+        role-only first chunk, finish_reason/usage-only chunks, Azure's
+        ``prompt_filter_results`` chunk, ``response.created``; anthropic's
+        ``message_start``...). The first output chunk sets llm.time_to_first_token_ms and
+        gen_ai.response.time_to_first_chunk (seconds); llm.tokens_per_second = output tokens
+        / time from that chunk to the end.
 
     guarded(where, fn, *args) -> result or None: run our own code, report any failure.
 
@@ -64,6 +75,7 @@ from noveum_trace import semconv
 from noveum_trace.config import get_config
 from noveum_trace.core.context import attach_span, detach
 from noveum_trace.core.guard import internal_error
+from noveum_trace.core.tracer import PROVIDER
 from noveum_trace.core.values import type_name
 from noveum_trace.instrumentation._llm_scope import note_child_usage
 
@@ -126,6 +138,7 @@ class Call:
         "capture",
         "chunk_events",
         "chunks",
+        "current",
         "done",
         "first_ns",
         "handed_off",
@@ -181,6 +194,8 @@ class Call:
         )
         self.span = span
         self.live = span.is_recording()
+        # An unsampled span is kept current only under our own runtime (see `current`).
+        self.current = self.live or PROVIDER.runtime is not None
 
     # ---- recording ------------------------------------------------------------------
 
@@ -211,7 +226,9 @@ class Call:
     # ---- context: the span is current while the provider's own code runs -------------
 
     def attach(self) -> object:
-        return attach_span(self.span) if self.live else None
+        # Also an unsampled span (after init()): spans started under it are then unsampled
+        # too, instead of becoming roots that the sampler decides on afresh.
+        return attach_span(self.span) if self.current else None
 
     @staticmethod
     def detach(token: object) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from noveum_trace import semconv
+from noveum_trace.instrumentation._engine import NOT_OUTPUT, NotOutput
 
 if TYPE_CHECKING:
     from noveum_trace.instrumentation._engine import Call
@@ -66,7 +67,8 @@ def _int(value: Any) -> int | None:
 # ---- requests -----------------------------------------------------------------------
 
 
-def request_attributes(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
+def request_attributes(kind: str, body: Mapping[str, Any], capture: bool = True) -> dict[str, Any]:
+    """The request's attributes; with ``capture`` off, tool definitions keep names only."""
     attrs: dict[str, Any] = {}
     for key, attribute in _NUMBERS[kind].items():
         value = body.get(key)
@@ -93,8 +95,23 @@ def request_attributes(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
         attrs[semconv.GEN_AI_OUTPUT_TYPE] = output_type
     tools = body.get("tools")
     if tools:
-        attrs[semconv.GEN_AI_TOOL_DEFINITIONS] = tools
+        attrs[semconv.GEN_AI_TOOL_DEFINITIONS] = tools if capture else _tool_names(tools)
     return attrs
+
+
+def _tool_names(tools: Any) -> list[dict[str, Any]]:
+    """Capture off: each tool's type and name only (descriptions and schemas are content)."""
+    out: list[dict[str, Any]] = []
+    for tool in tools if isinstance(tools, (list, tuple)) else ():
+        tool_type = _get(tool, "type")
+        name = _get(tool, "name") or _get(_get(tool, "function"), "name")
+        entry: dict[str, Any] = {}
+        if isinstance(tool_type, str):
+            entry["type"] = tool_type
+        if isinstance(name, str):
+            entry["name"] = name
+        out.append(entry)
+    return out
 
 
 def _output_type(kind: str, body: Mapping[str, Any]) -> str | None:
@@ -361,7 +378,9 @@ class ChatAccumulator:
         self.tools: dict[int, dict[int, dict[str, Any]]] = {}
         self.finish: dict[int, str] = {}
 
-    def add(self, chunk: Any) -> str | None:
+    def add(self, chunk: Any) -> str | NotOutput | None:
+        """The chunk's choice-0 text; NOT_OUTPUT when no choice carries output (the role-only
+        first chunk, finish-reason or usage-only chunks, Azure's prompt_filter_results)."""
         # The per-chunk hot path: plain attribute reads, no allocation for the common chunk.
         if self.id is None:
             self.id = chunk.id
@@ -371,12 +390,14 @@ class ChatAccumulator:
         if usage is not None:
             self.usage = usage
         first: str | None = None
+        output = False
         for choice in chunk.choices:
             index = choice.index
             delta = choice.delta
             if delta is not None:
                 content = delta.content
                 if content:
+                    output = True
                     if index == 0:
                         first = content
                     if self.keep_text:
@@ -385,11 +406,14 @@ class ChatAccumulator:
                             texts = self.texts[index] = []
                         texts.append(content)
                 if delta.tool_calls:
+                    output = True
                     self._tool_deltas(index, delta.tool_calls)
+                elif not output and getattr(delta, "refusal", None):
+                    output = True
             reason = choice.finish_reason
             if reason:
                 self.finish[index] = reason
-        return first
+        return first if output else NOT_OUTPUT
 
     def _tool_deltas(self, choice: int, deltas: Any) -> None:
         calls = self.tools.setdefault(choice, {})
@@ -445,7 +469,9 @@ class ResponsesAccumulator:
         self.final: Any = None
         self.texts: list[str] = []
 
-    def add(self, event: Any) -> str | None:
+    def add(self, event: Any) -> str | NotOutput | None:
+        """The text of an output_text delta; None for other ``*.delta`` events (function
+        arguments, reasoning, refusal: output without text); NOT_OUTPUT for the rest."""
         event_type = getattr(event, "type", None)
         if event_type == "response.output_text.delta":
             delta: str = event.delta
@@ -454,7 +480,9 @@ class ResponsesAccumulator:
             return delta
         if event_type in self._FINAL or (event_type == "response.created" and self.final is None):
             self.final = event.response
-        return None
+        if isinstance(event_type, str) and event_type.endswith(".delta"):
+            return None
+        return NOT_OUTPUT
 
     def apply(self, call: Call) -> None:
         final = self.final

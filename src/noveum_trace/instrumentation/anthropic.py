@@ -17,6 +17,8 @@ mapping is in ``_anthropic_map``. ``gen_ai.usage.input_tokens`` follows the Open
 and INCLUDES ``cache_read_input_tokens`` and ``cache_creation_input_tokens`` (also recorded on
 their own). On streams, ``llm.chunks_count`` counts content deltas, and the time to first token
 is the first content delta, not ``message_start`` (which the API sends before any token).
+With ``capture_content`` off, ``gen_ai.tool.definitions`` keeps only each tool's type and
+name: descriptions and input schemas are prompt content.
 
 The client's own OpenTelemetry spans: ``anthropic`` 2.x starts a span of its own
 ("anthropic.messages.create") for each call once any tracer provider is registered (ours is,
@@ -24,10 +26,11 @@ after ``init()``), and sends that span's ``traceparent``. While instrumented, a 
 trace starts no client span and sends no ``traceparent`` of the client's, whatever
 ``ANTHROPIC_OPEN_TELEMETRY*`` or ``open_telemetry=`` say: one LLM span per call. Calls we do not
 trace (models, files, batches...) keep the client's spans, and an HTTP-level instrumentation
-still nests under our span. When our span is not recorded (no ``init()``, or sampled out) the
-client behaves exactly as configured (sampled out, its span is a root that our sampler decides
-on its own). The hook is the client's module-level ``start_api_call_span``, whose contract
-allows ``None`` ("the call goes on without a span"); 1.x releases without it are left alone.
+still nests under our span. Before ``init()`` the client behaves exactly as configured. A call our
+sampler leaves out keeps our unsampled span current while it runs, so the client's own span
+(a child of it) is unsampled too: a sampled-out call leaves no span at all.
+The hook is the client's module-level ``start_api_call_span``, whose contract allows
+``None`` ("the call goes on without a span"); 1.x releases without it are left alone.
 
 Content (prompt, system prompt, completion, tool calls, thinking) is recorded only when
 ``capture_content`` is on; a stream then keeps its text fragments until it ends. With
@@ -45,6 +48,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from noveum_trace import semconv
+from noveum_trace.config import get_config
 from noveum_trace.core.context import span_in
 from noveum_trace.core.guard import internal_error
 from noveum_trace.instrumentation import _anthropic_map as amap
@@ -79,12 +83,15 @@ def _start(args: tuple[Any, ...], kwargs: dict[str, Any], operation: str, stream
     model = kwargs.get("model")
     model = model if isinstance(model, str) else None
     if operation == semconv.OPERATION_CHAT:
-        attributes = amap.request_attributes(kwargs, stream=stream)
+        capture = get_config().capture_content
+        attributes = amap.request_attributes(kwargs, stream=stream, capture=capture)
     else:
         attributes = {}
     call = Call(_tracer, _PROVIDER, operation, model, attributes)
     if not call.live:
-        return None  # unsampled or not initialised: pass through, the client untouched
+        # Not initialised: pass through, the client untouched. Sampled out: our unsampled
+        # span stays current during the call, so the client's own span is unsampled too.
+        return call if call.current else None
     _register_key(args[0] if args else None)
     if call.capture and operation == semconv.OPERATION_CHAT:
         attrs, prompt = amap.prompt_content(kwargs, latest=call.semconv_latest)
@@ -178,6 +185,8 @@ def _end_count(call: Call, result: Any) -> Any:
 
 
 def _end_any(call: Call, result: Any, record: Callable[[Call, Any], None]) -> None:
+    if not call.live:  # sampled out
+        return
     if _is_event_stream(result):
         _trace_events(call, result, _is_async_stream(result))
     elif hasattr(result, "http_response") and hasattr(result, "parse"):
@@ -212,7 +221,8 @@ def _deferred_sync(call: Call, request: Callable[[], Any]) -> Callable[[], Any]:
             call.finish(exc)
             raise
         Call.detach(token)
-        guarded("anthropic.stream", _trace_events, call, stream, False)
+        if call.live:
+            guarded("anthropic.stream", _trace_events, call, stream, False)
         return stream
 
     return traced_request
@@ -227,12 +237,14 @@ async def _deferred_async(call: Call, request: Any) -> Any:
         call.finish(exc)
         raise
     Call.detach(token)
-    guarded("anthropic.stream", _trace_events, call, stream, True)
+    if call.live:
+        guarded("anthropic.stream", _trace_events, call, stream, True)
     return stream
 
 
 def _enter(call: Call) -> object:
-    _OURS.set(call.span)
+    if call.live:  # an unsampled span is current, yet the client's span is not suppressed
+        _OURS.set(call.span)
     return call.attach()
 
 
@@ -419,7 +431,8 @@ def _resource_classes() -> list[tuple[type, bool]]:
 
 
 def instrument_anthropic() -> bool:
-    """Trace the ``anthropic`` client. Returns False when it is not installed.
+    """Trace the ``anthropic`` client. Returns True when it changed anything (False: it was
+    already instrumented, or ``anthropic`` is not installed).
 
     Idempotent: calling it again never doubles spans.
     """
@@ -433,6 +446,7 @@ def instrument_anthropic() -> bool:
     _tracer = noveum_trace.get_tracer(_SCOPE, getattr(anthropic, "__version__", None))
     _stream_types = (anthropic.Stream, anthropic.AsyncStream)
     _async_stream_types = (anthropic.AsyncStream,)
+    changed = False
     for cls, is_async in _resource_classes():
         for name, begin, end in _METHODS:
             if name not in vars(cls) and not hasattr(cls, name):
@@ -441,6 +455,7 @@ def instrument_anthropic() -> bool:
             method_is_async = is_async and name != "stream"
             if patch(cls, name, begin, end, is_async=method_is_async):
                 _patched.append((cls, name))
+                changed = True
     if _client_hook is None:
         try:
             from anthropic import _base_client
@@ -449,18 +464,25 @@ def instrument_anthropic() -> bool:
             if original is not None:  # 2.x only: 1.x has no spans of its own
                 _base_client.start_api_call_span = _suppressing(original)  # type: ignore[attr-defined]
                 _client_hook = (_base_client, original)
+                changed = True
         except Exception as exc:
             internal_error("anthropic.instrument", exc)
-    return True
+    return changed
 
 
-def uninstrument_anthropic() -> None:
-    """Undo ``instrument_anthropic``; calls already in flight finish normally."""
+def uninstrument_anthropic() -> bool:
+    """Undo ``instrument_anthropic``; calls already in flight finish normally.
+
+    Returns True when it changed anything (False: not instrumented, or no ``anthropic``).
+    """
     global _client_hook
+    changed = False
     while _patched:
         cls, name = _patched.pop()
-        unpatch(cls, name)
+        changed = unpatch(cls, name) or changed
     if _client_hook is not None:
         module, original = _client_hook
         module.start_api_call_span = original
         _client_hook = None
+        changed = True
+    return changed

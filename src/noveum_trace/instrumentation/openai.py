@@ -14,6 +14,18 @@ The response is met where the client parses it: our hook is chained onto the req
 ``post_parser``, which the client applies to the parsed result however the call was made (a
 model, or a ``Stream`` / ``AsyncStream`` that ``_streams`` then follows in place). Raw
 responses the user never parses end their span when their HTTP response is closed.
+
+Streams: ``llm.chunks_count`` counts the chunks that carried model output (a non-empty
+content or refusal delta, or a tool-call delta, in any choice; for the Responses API, an
+event whose type ends in ``.delta``). The time to first token is the first such chunk: the
+role-only first chunk, finish-reason or usage-only chunks, Azure's ``prompt_filter_results``
+chunk and ``response.created`` are bookkeeping and count for neither.
+
+``openai_include_usage`` (off by default) asks a streamed chat call for its token usage
+(``stream_options.include_usage``) when the user did not, and keeps that extra usage-only
+chunk out of the user's iteration. It is never added to ``with_raw_response`` or
+``with_streaming_response`` calls, whose users can read the raw SSE lines: those streams
+carry token usage only when the user asks for it.
 """
 
 from __future__ import annotations
@@ -37,7 +49,10 @@ _servers: dict[int, tuple[Any, dict[str, Any]]] = {}
 
 
 def instrument_openai() -> bool:
-    """Trace every chat, responses and embeddings call of ``openai`` clients."""
+    """Trace every chat, responses and embeddings call of ``openai`` clients.
+
+    Returns True when it changed anything (False: already instrumented, or no ``openai``).
+    """
     try:
         import openai
     except ImportError:
@@ -47,6 +62,7 @@ def instrument_openai() -> bool:
 
 
 def uninstrument_openai() -> bool:
+    """Undo ``instrument_openai``; True when it changed anything (False: not instrumented)."""
     try:
         import openai
     except ImportError:
@@ -78,7 +94,7 @@ def _begin(args: tuple[Any, ...], kwargs: dict[str, Any], is_async: bool) -> Cal
     if _tracer is None:
         _tracer = noveum_trace.get_tracer(_TRACER_NAME)
     model = body.get("model")
-    attrs = m.request_attributes(kind, body)
+    attrs = m.request_attributes(kind, body, get_config().capture_content)
     attrs.update(_server(client))
     call = Call(
         _tracer,
@@ -88,11 +104,13 @@ def _begin(args: tuple[Any, ...], kwargs: dict[str, Any], is_async: bool) -> Cal
         attrs,
     )
     if not call.live:
-        return None
+        # Unsampled: still current while the request runs (see `Call.current`); `_end`
+        # hands the result back untouched.
+        return call if call.current else None
     call.where = "openai"
     if kwargs.get("stream"):
         call.streaming = True
-        if kind == m.CHAT and get_config().openai_include_usage:
+        if kind == m.CHAT and get_config().openai_include_usage and not _is_raw(options):
             _add_include_usage(options, body, call)
     if call.capture:
         call.event(semconv.EVENT_CONTENT_PROMPT, m.prompt_attributes(kind, body))
@@ -100,6 +118,15 @@ def _begin(args: tuple[Any, ...], kwargs: dict[str, Any], is_async: bool) -> Cal
             call.set_attributes(m.latest_input(kind, body))
     options.post_parser = _ParsedHook(call, kind, is_async, options.post_parser)
     return call
+
+
+def _is_raw(options: Any) -> bool:
+    """``with_raw_response`` / ``with_streaming_response``: the user may read the body's
+    lines themselves, so an SSE line we asked for could not be kept from them."""
+    from openai._constants import RAW_RESPONSE_HEADER
+
+    headers = options.headers
+    return isinstance(headers, Mapping) and RAW_RESPONSE_HEADER in headers
 
 
 def _add_include_usage(options: Any, body: Mapping[str, Any], call: Call) -> None:
@@ -180,7 +207,8 @@ def _on_parsed(hook: _ParsedHook, parsed: Any) -> None:
 
 
 def _end(call: Call, result: Any) -> Any:
-    if not call.live or call.handed_off:  # the hook already took care of it (plain calls)
+    # not live: unsampled, or the hook already took care of it (plain calls)
+    if not call.live or call.handed_off:
         return result
     http_response = getattr(result, "http_response", None)
     if http_response is None:  # not a raw response: nothing was parsed through our hook
