@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import email.utils
 import gzip
+import json
 import logging
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -431,3 +433,90 @@ def test_refusal_is_logged_once_without_credentials(
     assert "s3cret" not in caplog.text
     assert rx.received[0].path == "/v1/traces?token=s3cret"
     assert display_url(endpoint) == rx.endpoint
+
+
+# ---- child interpreters: a missing extra, a dead endpoint at exit ------------------------
+
+
+def _run_child(
+    code: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh interpreter: none of this process's OTEL/NOVEUM settings, ``env``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "NOVEUM_TRACE_"))}
+    env = {**clean, "NOVEUM_TRACE_FILE_EXPORT": "false", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,  # a hang guard only: a child stuck on its exporter fails here
+    )
+
+
+_WITHOUT_PROTO_CHILD = """
+import logging, sys
+sys.modules["opentelemetry.proto"] = None  # as if the [otlp] extra were not installed
+logging.basicConfig(level=logging.WARNING)
+import noveum_trace
+for name in ("first", "second"):  # the second init() rebuilds the exporter: no second warning
+    noveum_trace.init()
+    with noveum_trace.get_tracer().start_span(name):
+        pass
+noveum_trace.shutdown(30)
+"""
+
+
+def test_protobuf_default_without_the_extra_falls_back_to_json(rx: OtlpReceiver) -> None:
+    base = rx.endpoint.removesuffix("/v1/traces")  # OTLP's default protocol: http/protobuf
+    child = _run_child(_WITHOUT_PROTO_CHILD, env={"OTEL_EXPORTER_OTLP_ENDPOINT": base})
+    assert child.returncode == 0, child.stderr
+    assert sorted(span["name"] for span in rx.spans()) == ["first", "second"]
+    assert {request.headers["content-type"] for request in rx.received} == {"application/json"}
+    warnings = [line for line in child.stderr.splitlines() if "noveum-trace[otlp]" in line]
+    assert len(warnings) == 1 and "http/json" in warnings[0], child.stderr
+
+
+_DEAD_ENDPOINT_CHILD = """
+import atexit, json, sys, time
+mode, endpoint = sys.argv[1], sys.argv[2]
+import noveum_trace
+
+BUDGET, PROMPT = 5.0, 2.0  # well under the budget: the endpoint was not waited for
+prompt = []
+started = []
+
+def spans(prefix):
+    for i in range(5):
+        with noveum_trace.get_tracer().start_span(f"{prefix}{i}"):
+            pass
+
+def report():
+    stats = noveum_trace.get_stats()["exporters"]["otlp"]
+    if started:
+        prompt.append(time.monotonic() - started[0] < PROMPT)
+    print(json.dumps({"prompt": prompt, "stats": stats}))
+
+atexit.register(report)  # registered before init(): runs after the SDK's own exit hook
+noveum_trace.init(otlp_endpoint=endpoint)
+spans("a")
+if mode == "exit":
+    atexit.register(lambda: started.append(time.monotonic()))  # runs just before the SDK's
+else:
+    start = time.monotonic()
+    flushed = noveum_trace.flush(BUDGET)
+    prompt.append(flushed and time.monotonic() - start < PROMPT)
+    spans("b")
+    start = time.monotonic()
+    noveum_trace.shutdown(timeout=BUDGET)
+    prompt.append(time.monotonic() - start < PROMPT)
+"""
+
+
+@pytest.mark.parametrize("mode", ["exit", "flush_and_shutdown"])
+def test_dead_endpoint_does_not_delay_flush_shutdown_or_exit(mode: str) -> None:
+    child = _run_child(_DEAD_ENDPOINT_CHILD, mode, _dead_endpoint())
+    assert child.returncode == 0, child.stderr
+    report = json.loads(child.stdout.strip().splitlines()[-1])
+    expected = 5 if mode == "exit" else 10
+    assert report["prompt"] == [True] * (1 if mode == "exit" else 2), report
+    assert report["stats"]["dropped"] == expected and report["stats"]["exported"] == 0

@@ -7,6 +7,9 @@ control over timeouts, keep-alive and aborting a request from another thread.
 Retry rules (OTLP spec, "Failures"): 429, 502, 503 and 504 and connection errors are retried
 with exponential backoff and jitter, honouring ``Retry-After``; every other non-2xx reply is
 final. All attempts for one body share one deadline, so the time spent on it is bounded.
+Once someone is waiting on the sender (flush, shutdown: see ``Interrupt.hurry``), an endpoint
+that cannot even be connected to gets no more retries: a dead collector must not hold up
+interpreter exit for the whole budget.
 """
 
 from __future__ import annotations
@@ -74,6 +77,45 @@ def display_url(url: str) -> str:
         host = f"[{host}]"
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+class EndpointUnreachable(ConnectionError):
+    """No connection could be made (refused, unknown host, unroutable, connect timeout)."""
+
+
+class Interrupt:
+    """How other threads cut a ``post()`` short: ``stop()`` ends it now; while anyone is
+    in ``hurry()`` (a flush or shutdown waiting), an unreachable endpoint is not retried."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._hurrying = 0
+        self.stopped = False
+
+    @property
+    def hurried(self) -> bool:
+        return self._hurrying > 0
+
+    def stop(self) -> None:
+        with self._cond:
+            self.stopped = True
+            self._cond.notify_all()
+
+    def hurry(self) -> None:
+        with self._cond:
+            self._hurrying += 1
+            self._cond.notify_all()
+
+    def calm(self) -> None:
+        with self._cond:
+            self._hurrying = max(self._hurrying - 1, 0)
+
+    def wait(self, seconds: float, *, hurry_ends_it: bool) -> None:
+        """Sleep up to ``seconds``; a stop (or a hurry, if it ends the wait) wakes us early."""
+        with self._cond:
+            self._cond.wait_for(
+                lambda: self.stopped or (hurry_ends_it and self._hurrying > 0), max(seconds, 0.0)
+            )
 
 
 class Outcome(enum.Enum):
@@ -147,35 +189,50 @@ class OtlpHttpClient:
         self,
         body: bytes,
         deadline: float,
-        stop: threading.Event | None = None,
+        interrupt: Interrupt | None = None,
         on_retry: Callable[[], None] | None = None,
     ) -> Result:
         """Send ``body`` until delivered, refused, stopped, or ``deadline`` (monotonic)."""
-        stop = stop or threading.Event()
+        interrupt = interrupt or Interrupt()
         attempt = 0
         last = Result(Outcome.EXHAUSTED)
+        unreachable = False  # the last attempt could not even connect
+        delay = 0.0
         while True:
+            if attempt:
+                # Back off; a flush or shutdown waiting on a dead endpoint ends that at once.
+                interrupt.wait(delay, hurry_ends_it=unreachable)
+                if interrupt.stopped:
+                    return Result(Outcome.STOPPED, attempts=attempt)
+                if unreachable and interrupt.hurried:
+                    return last
             wait = self.not_before - time.monotonic()
             if wait > 0:
                 if time.monotonic() + wait > deadline:
                     return last if attempt else Result(Outcome.EXHAUSTED, message=_HOLDING_OFF)
-                if stop.wait(wait):
-                    return Result(Outcome.STOPPED, attempts=attempt)
+                interrupt.wait(wait, hurry_ends_it=False)
             remaining = deadline - time.monotonic()
-            if stop.is_set():
+            if interrupt.stopped:
                 return Result(Outcome.STOPPED, attempts=attempt)
             if remaining <= 0:
                 return last
+            if attempt and on_retry is not None:
+                on_retry()  # counted only when the body really goes out again
             attempt += 1
             retry_after: float | None = None
             try:
                 status, headers, reply = self._request(body, min(self.timeout, remaining))
             except (OSError, http.client.HTTPException) as exc:
-                if stop.is_set():
+                if interrupt.stopped:
                     return Result(Outcome.STOPPED, attempts=attempt)
-                message = f"{type(exc).__name__}: {exc}"
+                unreachable = isinstance(exc, EndpointUnreachable)
+                cause = exc.__cause__ if unreachable and exc.__cause__ else exc
+                message = f"{type(cause).__name__}: {cause}"
                 last = Result(Outcome.EXHAUSTED, message=message, attempts=attempt)
+                if unreachable and interrupt.hurried:
+                    return last  # no retries for a dead endpoint while someone waits
             else:
+                unreachable = False
                 if 200 <= status < 300:
                     rejected, message = self._partial_success(headers, reply)
                     return Result(Outcome.DELIVERED, status, rejected, message, attempt)
@@ -189,10 +246,6 @@ class OtlpHttpClient:
                 if retry_after is not None:  # the server's wish outlives this body: keep it
                     self.not_before = time.monotonic() + retry_after
                 return last
-            if on_retry is not None:
-                on_retry()
-            if stop.wait(delay):
-                return Result(Outcome.STOPPED, attempts=attempt)
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
         conn = self._conn
@@ -221,6 +274,12 @@ class OtlpHttpClient:
 
     def _request_once(self, body: bytes, timeout: float) -> tuple[int, dict[str, str], bytes]:
         conn = self._connection(timeout)
+        if conn.sock is None:  # connect apart from the request: tells "down" from "failed"
+            try:
+                conn.connect()
+            except OSError as exc:
+                self.close()
+                raise EndpointUnreachable(str(exc)) from exc
         try:
             conn.request("POST", self._path, body=body, headers=self._headers)
             response = conn.getresponse()

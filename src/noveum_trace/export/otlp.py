@@ -6,11 +6,14 @@ thread. That keeps a slow or dead endpoint from stalling the shared worker, whic
 otherwise delay the trace files and fill the span queue. Memory stays bounded: the backlog
 holds at most ``max_backlog_spans`` spans (more are dropped and counted), and each batch gets
 at most ``timeout`` seconds of attempts (the OTLP meaning of ``OTEL_EXPORTER_OTLP_TIMEOUT``)
-before it is dropped and counted.
+before it is dropped and counted. While a flush or shutdown waits (interpreter exit
+included), an endpoint that cannot be connected to is not retried: each remaining batch gets
+one attempt, so a dead collector never holds the application up.
 
 Counters (``get_stats()["exporters"]["otlp"]``): ``exported`` spans accepted by the server,
 ``rejected`` spans it refused in a ``partialSuccess``, ``retried`` spans sent again after a
-retryable failure, ``dropped`` spans given up on (backlog full, retry time spent, shutdown),
+retryable failure, ``dropped`` spans given up on (backlog full, retry time spent, endpoint
+down at a flush, shutdown),
 ``failed`` spans refused with a final status or that could not be encoded.
 """
 
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from noveum_trace.core.guard import internal_error, warn_once
 from noveum_trace.core.stats import STATS, ExporterStats
 from noveum_trace.export._otlp_http import (
+    Interrupt,
     OtlpHttpClient,
     Outcome,
     Result,
@@ -40,17 +44,40 @@ __all__ = ["OTLPExporter", "RetryPolicy", "make_otlp_exporter"]
 
 
 def make_otlp_exporter(config: Config) -> OTLPExporter | None:
-    """The exporter ``init()`` installs; None when no endpoint is configured."""
+    """The exporter ``init()`` installs; None when no endpoint is configured.
+
+    http/protobuf is the OTLP default, so a bare ``OTEL_EXPORTER_OTLP_ENDPOINT`` asks for it
+    even where the ``[otlp]`` extra is not installed: then we send http/json (which every
+    OTLP/HTTP receiver accepts too) rather than fail ``init()``.
+    """
     if not config.otlp_endpoint:
         return None
+    protocol = config.otlp_protocol
+    if protocol == "http/protobuf" and not _protobuf_available():
+        warn_once(
+            "otlp_no_protobuf",
+            "noveum_trace: OTLP protocol http/protobuf needs the opentelemetry-proto package, "
+            "which is not installed; falling back to http/json. Install it with "
+            "`pip install 'noveum-trace[otlp]'`, or set OTEL_EXPORTER_OTLP_PROTOCOL=http/json "
+            "to silence this warning.",
+        )
+        protocol = "http/json"
     return OTLPExporter(
         config.otlp_endpoint,
         headers=config.otlp_headers,
-        protocol=config.otlp_protocol,
+        protocol=protocol,
         compression=config.otlp_compression,
         timeout=config.otlp_timeout,
         max_backlog_spans=config.max_queue_size,
     )
+
+
+def _protobuf_available() -> bool:
+    try:
+        import noveum_trace.export._otlp_proto  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 class OTLPExporter:
@@ -93,7 +120,7 @@ class OTLPExporter:
         self._pending_spans = 0  # in the backlog plus the one being sent
         self._in_flight: EncodedBatch | None = None  # owned by whoever accounts for it first
         self._closed = False
-        self._stop = threading.Event()
+        self._interrupt = Interrupt()  # stop: shutdown; hurry: a flush/shutdown is waiting
         self._thread: threading.Thread | None = None
 
     # ---- called by the export worker ----------------------------------------------------
@@ -121,15 +148,24 @@ class OTLPExporter:
             )
 
     def flush(self, timeout: float) -> bool:
-        """Wait until every batch handed over so far was delivered or given up on."""
-        with self._cond:
-            return self._cond.wait_for(lambda: self._pending_spans == 0, max(timeout, 0.0))
+        """Wait until every batch handed over so far was delivered or given up on.
+
+        While we wait, an endpoint that refuses connections is not retried (each batch gets
+        one attempt), so a dead collector costs a flush, or interpreter exit, next to nothing.
+        """
+        self._interrupt.hurry()
+        try:
+            with self._cond:
+                return self._cond.wait_for(lambda: self._pending_spans == 0, max(timeout, 0.0))
+        finally:
+            self._interrupt.calm()
 
     def shutdown(self, timeout: float) -> None:
         """Deliver what we can within ``timeout``, then stop; what is left is dropped."""
         deadline = time.monotonic() + max(timeout, 0.0)
         with self._cond:
             self._closed = True
+        self._interrupt.hurry()  # for good: nobody waits on retries after this
         self.flush(deadline - time.monotonic())
         with self._cond:
             dropped = sum(batch.span_count for batch in self._backlog)
@@ -140,7 +176,7 @@ class OTLPExporter:
                 self._pending_spans -= self._in_flight.span_count
                 self._in_flight = None
             self._stats.dropped += dropped
-            self._stop.set()
+            self._interrupt.stop()
             self._cond.notify_all()
             thread = self._thread
         self._client.abort()  # a request in flight fails now instead of at its timeout
@@ -164,9 +200,9 @@ class OTLPExporter:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._backlog and not self._stop.is_set():
+                while not self._backlog and not self._interrupt.stopped:
                     self._cond.wait()
-                if self._stop.is_set():
+                if self._interrupt.stopped:
                     return
                 batch = self._in_flight = self._backlog.popleft()
             try:
@@ -193,7 +229,7 @@ class OTLPExporter:
         def retried() -> None:
             self._stats.retried += count
 
-        return self._client.post(body, time.monotonic() + self.timeout, self._stop, retried)
+        return self._client.post(body, time.monotonic() + self.timeout, self._interrupt, retried)
 
     def _account(self, result: Result | None, count: int) -> None:
         stats = self._stats
@@ -225,9 +261,8 @@ class OTLPExporter:
             if result.outcome is Outcome.EXHAUSTED:
                 warn_once(
                     "otlp_unreachable",
-                    "noveum_trace: OTLP endpoint %s unavailable (%s); dropping spans after %.3gs "
-                    "of retries, counted in get_stats(). The application is unaffected.",
+                    "noveum_trace: OTLP endpoint %s unavailable (%s); dropping spans, counted "
+                    "in get_stats(). The application is unaffected.",
                     self._shown,
                     result.message or f"HTTP {result.status}",
-                    self.timeout,
                 )
