@@ -62,7 +62,23 @@ def _timestamp_ns(value: Any) -> int:
     return int(number * 1e9) if number < 1e11 else int(number)
 
 
-class Span:
+class _HexIds:
+    """``trace_id_hex`` / ``span_id_hex`` (for logs) on every span kind we hand out."""
+
+    __slots__ = ()
+    trace_id: int
+    span_id: int
+
+    @property
+    def trace_id_hex(self) -> str:
+        return f"{self.trace_id:032x}"
+
+    @property
+    def span_id_hex(self) -> str:
+        return f"{self.span_id:016x}"
+
+
+class Span(_HexIds):
     """A recording span. Use as ``with tracer.start_span(...) as span:``."""
 
     __slots__ = (
@@ -303,14 +319,6 @@ class Span:
     def span_context(self) -> SpanContext:
         return self.get_span_context()
 
-    @property
-    def trace_id_hex(self) -> str:
-        return f"{self.trace_id:032x}"
-
-    @property
-    def span_id_hex(self) -> str:
-        return f"{self.span_id:016x}"
-
     def end(self, end_time: int | float | None = None) -> None:
         if self.end_ns:
             return
@@ -360,7 +368,7 @@ class Span:
         )
 
 
-class NonRecordingSpan:
+class NonRecordingSpan(_HexIds):
     """An unsampled span (or any span before ``init()``): carries ids, records nothing."""
 
     __slots__ = ("_ctx_token", "_span_context", "span_id", "trace_id", "trace_state")
@@ -380,14 +388,6 @@ class NonRecordingSpan:
         return self._span_context
 
     span_context = property(get_span_context)
-
-    @property
-    def trace_id_hex(self) -> str:
-        return f"{self.trace_id:032x}"
-
-    @property
-    def span_id_hex(self) -> str:
-        return f"{self.span_id:016x}"
 
     def is_recording(self) -> bool:
         return False
