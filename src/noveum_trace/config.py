@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from noveum_trace.core.guard import warn_once
@@ -309,10 +309,6 @@ def resolve(options: Mapping[str, Any], env: Mapping[str, str] | None = None) ->
     if "service_name" not in values and "service.name" in resource:
         values["service_name"] = str(resource["service.name"])
     return Config(**values)
-
-
-def field_names() -> list[str]:
-    return [f.name for f in fields(Config)]
 
 
 # The active configuration; instrumentation reads it on every call (cheap attribute reads).

@@ -25,10 +25,6 @@ SPAN_KEY = _SPAN_KEY
 CONTEXT_VAR = _var  # None when a non-contextvars runtime context is configured
 
 
-def current_context() -> Context:
-    return _var.get() if _var is not None else otel_context.get_current()
-
-
 def span_in(context: Context | None) -> Any:
     """The span stored in ``context`` (the current one when None), or None."""
     if context is None:

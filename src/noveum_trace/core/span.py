@@ -10,12 +10,12 @@ from __future__ import annotations
 import time
 import traceback
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace as otel_trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util import types as otel_types
 
@@ -432,13 +432,4 @@ otel_trace.Span.register(Span)
 otel_trace.Span.register(NonRecordingSpan)
 
 
-def links_from(links: Sequence[Link] | None) -> list[tuple[int, int, dict[str, Any]]]:
-    out = []
-    for link in links or ():
-        context = link.context
-        if context is not None and context.is_valid:
-            out.append((context.trace_id, context.span_id, dict(link.attributes or {})))
-    return out
-
-
-__all__ = ["Context", "NonRecordingSpan", "Span", "SpanKind", "links_from"]
+__all__ = ["NonRecordingSpan", "Span", "exception_attributes"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from random import getrandbits
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -224,9 +224,6 @@ class TracerProvider(otel_trace.TracerProvider):
         if tracer is None:
             tracer = self._tracers.setdefault(key, Tracer(self, *key))
         return tracer
-
-    def iter_tracers(self) -> Iterator[Tracer]:
-        return iter(list(self._tracers.values()))
 
 
 PROVIDER = TracerProvider()
