@@ -19,15 +19,12 @@ from noveum_trace import semconv
 from noveum_trace.core import context as ctx
 from noveum_trace.core.guard import internal_error
 from noveum_trace.core.runtime import span_cost
-from noveum_trace.core.span import exception_attributes
-from noveum_trace.core.values import _DROP, coerce, to_json
+from noveum_trace.core.span import _STORED, STATUS_BY_NAME, clean_value, exception_attributes
+from noveum_trace.core.values import _DROP
 from noveum_trace.privacy import mask_secrets
 
 if TYPE_CHECKING:
     from noveum_trace.core.runtime import Runtime
-
-
-_STATUS = {"ok": StatusCode.OK, "error": StatusCode.ERROR, "unset": StatusCode.UNSET}
 
 
 class DelegatedSpan:
@@ -42,22 +39,10 @@ class DelegatedSpan:
     def _clean(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in attributes.items():
-            key = str(key)
-            if key in semconv.CONTENT_KEYS:
-                text = value if isinstance(value, str) else to_json(value)
-                kept, truncated = (
-                    self._rt.policy.apply(text) if text is not _DROP else (None, False)
-                )
-                if kept is not None:
-                    out[key] = kept
-                    if truncated:
-                        out[key + semconv.TRUNCATED_SUFFIX] = True
-                continue
-            if type(value) not in (str, bool, int, float):
-                value = coerce(value, self._rt.max_attribute_length)
-                if value is _DROP:
-                    continue
-            out[key] = value
+            text_key = str(key)
+            value = clean_value(self._rt, text_key, value, out)  # the same rules as our spans
+            if value is not _STORED and value is not _DROP:
+                out[text_key] = value
         # The SDK's exporters never pass through our encoder: mask secrets here instead.
         return {k: mask_secrets(v) if isinstance(v, str) else v for k, v in out.items()}
 
@@ -89,7 +74,7 @@ class DelegatedSpan:
     def set_status(self, status: Any, description: str | None = None) -> None:
         try:
             if isinstance(status, str):
-                status = _STATUS.get(status.strip().lower(), StatusCode.UNSET)
+                status = StatusCode(STATUS_BY_NAME.get(status.strip().lower(), 0))
             if isinstance(status, StatusCode):
                 message = description if status is StatusCode.ERROR else None
                 status = Status(status, mask_secrets(message) if message else None)

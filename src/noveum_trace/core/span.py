@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 _time_ns = time.time_ns
 _SPAN_KEY = ctx.SPAN_KEY
 _CONTENT_KEYS = semconv.CONTENT_KEYS
-_STATUS_BY_NAME = {"unset": 0, "ok": 1, "error": 2}
+STATUS_BY_NAME = {"unset": 0, "ok": 1, "error": 2}  # the guide's set_status("error", msg)
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _UNSAMPLED = TraceFlags(TraceFlags.DEFAULT)
 
@@ -52,6 +52,38 @@ def exception_attributes(exception: BaseException, escaped: bool = False) -> dic
     if escaped:
         event[semconv.EXCEPTION_ESCAPED] = True
     return event
+
+
+_STORED: Any = object()  # clean_value already stored it (content) or dropped it by policy
+
+
+def clean_value(rt: Runtime, key: str, value: Any, target: dict[str, Any]) -> Any:
+    """``value`` made fit to record under ``key``: coerced and cut to the length limit, or
+    ``_DROP``. A content key's value goes through the content policy (capture switch,
+    redaction, truncation with a ``<key>.truncated`` marker) and is stored in ``target``
+    right here; that returns ``_STORED``."""
+    if type(value) is str:
+        if key in _CONTENT_KEYS:
+            return _store_content(rt, key, value, target)
+        return value if len(value) <= rt.max_attribute_length else value[: rt.max_attribute_length]
+    if type(value) in (int, float, bool) and (
+        type(value) is not int or -9223372036854775808 <= value <= 9223372036854775807
+    ):
+        return value
+    if key in _CONTENT_KEYS and value is not None:
+        text = value if isinstance(value, str) else to_json(value)
+        if text is not _DROP:
+            return _store_content(rt, key, text, target)
+    return coerce(value, rt.max_attribute_length)
+
+
+def _store_content(rt: Runtime, key: str, text: str, target: dict[str, Any]) -> Any:
+    kept, truncated = rt.policy.apply(text)
+    if kept is not None:
+        target[key] = kept
+        if truncated:
+            target[key + semconv.TRUNCATED_SUFFIX] = True
+    return _STORED
 
 
 def _timestamp_ns(value: Any) -> int:
@@ -150,37 +182,13 @@ class Span(_HexIds):
         """Store ``value`` under ``key`` in ``target`` after coercion, limits and privacy."""
         if type(key) is not str:
             key = str(key)
-        rt = self._rt
-        if type(value) is str:
-            if key in _CONTENT_KEYS:
-                self._content(key, value, target)
-                return
-            if len(value) > rt.max_attribute_length:
-                value = value[: rt.max_attribute_length]
-        elif type(value) not in (int, float, bool) or (
-            type(value) is int and not -9223372036854775808 <= value <= 9223372036854775807
-        ):
-            if key in _CONTENT_KEYS and value is not None:
-                text = value if isinstance(value, str) else to_json(value)
-                if text is not _DROP:
-                    self._content(key, text, target)
-                    return
-            value = coerce(value, rt.max_attribute_length)
-            if value is _DROP:
-                self.dropped += 1
-                return
-        if len(target) >= rt.max_attributes and key not in target:
+        value = clean_value(self._rt, key, value, target)
+        if value is _STORED:
+            return
+        if value is _DROP or (len(target) >= self._rt.max_attributes and key not in target):
             self.dropped += 1
             return
         target[key] = value
-
-    def _content(self, key: str, text: str, target: dict[str, Any]) -> None:
-        kept, truncated = self._rt.policy.apply(text)
-        if kept is None:
-            return
-        target[key] = kept
-        if truncated:
-            target[key + semconv.TRUNCATED_SUFFIX] = True
 
     def set_attribute(self, key: str, value: Any) -> None:
         kind = type(value)
@@ -288,7 +296,7 @@ class Span(_HexIds):
             elif type(status) is int and 0 <= status <= 2:
                 code = status
             else:
-                code = _STATUS_BY_NAME.get(str(status).strip().lower(), -1)
+                code = STATUS_BY_NAME.get(str(status).strip().lower(), -1)
                 if code < 0:
                     internal_error("span.set_status", ValueError(f"unknown status {status!r}"))
                     return
@@ -432,4 +440,4 @@ otel_trace.Span.register(Span)
 otel_trace.Span.register(NonRecordingSpan)
 
 
-__all__ = ["NonRecordingSpan", "Span", "exception_attributes"]
+__all__ = ["STATUS_BY_NAME", "NonRecordingSpan", "Span", "clean_value", "exception_attributes"]
