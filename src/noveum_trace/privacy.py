@@ -18,6 +18,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring
+from typing import AnyStr
 
 from noveum_trace.core.guard import warn_once
 from noveum_trace.core.stats import STATS
@@ -170,6 +171,16 @@ def _replace_bytes(match: re.Match[bytes]) -> bytes:
     return _MASK_BYTES if group is None else match.group(group) + _MASK_BYTES
 
 
+def _any_hit(
+    data: AnyStr, literals: Sequence[AnyStr], searches: Sequence[re.Pattern[AnyStr]]
+) -> bool:
+    """The fast path shared by str and bytes: a substring test per registered secret, then
+    one anchored search per built-in pattern; the slower substitution runs only on a hit."""
+    return any(literal in data for literal in literals) or any(
+        search.search(data) is not None for search in searches
+    )
+
+
 def mask_secrets(text: str) -> str:
     """Replace API keys, bearer tokens and registered secrets in ``text`` with a fixed mask.
 
@@ -183,12 +194,8 @@ def mask_secrets(text: str) -> str:
         if matchers.text.search(text) is None:
             return text
         return matchers.text.sub(_replace_text, text)
-    for literal in matchers.literals_text:
-        if literal in text:
-            return matchers.text.sub(_replace_text, text)
-    for search in _BUILTIN_TEXT_SEARCHES:
-        if search.search(text) is not None:
-            return matchers.text.sub(_replace_text, text)
+    if _any_hit(text, matchers.literals_text, _BUILTIN_TEXT_SEARCHES):
+        return matchers.text.sub(_replace_text, text)
     return text
 
 
@@ -211,12 +218,8 @@ def mask_secrets_bytes(data: bytes) -> bytes:
     regex and ~3 MB/s for the naive form with the boundary check leading each pattern.
     """
     matchers = _matchers
-    for literal in matchers.literals:
-        if literal in data:
-            return matchers.sub_bytes.sub(_replace_bytes, data)
-    for search in _BUILTIN_SEARCHES:
-        if search.search(data) is not None:
-            return matchers.sub_bytes.sub(_replace_bytes, data)
+    if _any_hit(data, matchers.literals, _BUILTIN_SEARCHES):
+        return matchers.sub_bytes.sub(_replace_bytes, data)
     return data
 
 
