@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import noveum_trace
-from noveum_trace.core.stats import STATS
+from noveum_trace._diagnostics.stats import STATS
 
 # Tests must never reach a real provider or pick up a developer's settings.
 for _name in list(os.environ):

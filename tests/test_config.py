@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import noveum_trace
-from noveum_trace.config import Config, resolve
-from noveum_trace.core import guard
+from noveum_trace._config import Config, resolve
+from noveum_trace._diagnostics import guard
 
 from .conftest import Traces
 

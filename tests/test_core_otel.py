@@ -11,7 +11,7 @@ from opentelemetry.trace import StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 import noveum_trace
-from noveum_trace.core.span import NonRecordingSpan, Span
+from noveum_trace._core.span import NonRecordingSpan, Span
 
 from .conftest import Traces
 

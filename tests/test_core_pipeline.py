@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 import noveum_trace
-from noveum_trace.core import guard
+from noveum_trace._diagnostics import guard
 from noveum_trace.export.base import EncodedBatch
 from noveum_trace.export.console import ConsoleExporter
 from noveum_trace.testing import InMemoryExporter
@@ -178,7 +178,7 @@ def test_full_disk_is_counted_not_raised(traces: Traces) -> None:
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full on this system")
     traces.init()
-    exporter = noveum_trace.get_tracer_provider().runtime.worker.exporters[0]  # type: ignore[union-attr]
+    exporter = noveum_trace.get_tracer_provider().pipeline.worker.exporters[0]  # type: ignore[union-attr]
     exporter._fd = os.open("/dev/full", os.O_WRONLY)  # every write now fails with ENOSPC
     with noveum_trace.get_tracer().start_span("s"):
         pass
@@ -337,10 +337,10 @@ def test_a_span_ended_after_shutdown_is_counted_and_named_as_such(
     guard._warned.discard("after_shutdown")  # warned once per process: make this test the first
     traces.init()
     late = noveum_trace.get_tracer().start_span("late")
-    runtime = noveum_trace.get_tracer_provider().runtime
+    pipeline = noveum_trace.get_tracer_provider().pipeline
     noveum_trace.shutdown()
     late.end()
-    assert runtime is not None and runtime.worker.closed
+    assert pipeline is not None and pipeline.worker.closed
     assert noveum_trace.get_stats()["spans_dropped_after_shutdown"] == 1
     assert not any("queue full" in r.message for r in caplog.records)
     assert any("after shutdown()" in r.message for r in caplog.records)

@@ -11,7 +11,7 @@ import pytest
 
 import noveum_trace
 from noveum_trace import semconv
-from noveum_trace.core.stats import STATS
+from noveum_trace._diagnostics.stats import STATS
 from noveum_trace.pricing import Price, PriceTable, cost_from_attributes
 
 from .conftest import Traces

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import noveum_trace
 from noveum_trace import privacy, semconv
-from noveum_trace.core.stats import STATS
+from noveum_trace._diagnostics.stats import STATS
 from noveum_trace.instrumentation import trace_llm_call
 from noveum_trace.privacy import (
     SECRET_MASK,

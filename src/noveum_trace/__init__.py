@@ -21,14 +21,14 @@ from typing import Any
 from opentelemetry import trace as _otel_trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from noveum_trace import config as _config
-from noveum_trace.core.guard import internal_error as _internal_error
-from noveum_trace.core.runtime import SDK_VERSION, Runtime
-from noveum_trace.core.stats import STATS
-from noveum_trace.core.tracer import PROVIDER, Tracer, TracerProvider
+from noveum_trace import _config
+from noveum_trace._core.tracer import PROVIDER, Tracer, TracerProvider
+from noveum_trace._diagnostics.guard import internal_error as _internal_error
+from noveum_trace._diagnostics.stats import STATS
+from noveum_trace._pipeline import Pipeline, run_before_shutdown
+from noveum_trace._version import __version__ as __version__
 from noveum_trace.reader import read_traces
 
-__version__ = SDK_VERSION
 __all__ = [
     "SpanKind",
     "Status",
@@ -65,14 +65,13 @@ def init(
     if log_directory is not None:
         options["log_directory"] = log_directory
     config = _config.resolve(options)
-    runtime = Runtime(config)
+    pipeline = Pipeline(config)
     global _hooks_installed
     with _lock:
-        previous = PROVIDER.runtime
-        PROVIDER.runtime = runtime
-        _config._set_current(config)
+        previous = PROVIDER.pipeline
+        PROVIDER.pipeline = pipeline
         if previous is not None:
-            previous.retire(runtime, _SHUTDOWN_TIMEOUT)
+            previous.retire(pipeline, _SHUTDOWN_TIMEOUT)
         if not _hooks_installed:
             _hooks_installed = True
             atexit.register(_at_exit)
@@ -106,11 +105,11 @@ def get_current_span() -> Any:
 
 def flush(timeout: float = _SHUTDOWN_TIMEOUT) -> bool:
     """Export every span ended so far. True when done within ``timeout`` seconds."""
-    runtime = PROVIDER.runtime
-    if runtime is None:
+    pipeline = PROVIDER.pipeline
+    if pipeline is None:
         return True
     try:
-        return runtime.worker.flush(timeout)
+        return pipeline.worker.flush(timeout)
     except Exception as exc:
         _internal_error("flush", exc)
         return False
@@ -118,13 +117,14 @@ def flush(timeout: float = _SHUTDOWN_TIMEOUT) -> bool:
 
 def shutdown(timeout: float = _SHUTDOWN_TIMEOUT) -> bool:
     """Flush and stop. Later spans are non-recording until ``init()`` is called again."""
+    if PROVIDER.pipeline is not None:
+        run_before_shutdown()  # open instrumentation spans end into the pipeline still running
     with _lock:
-        runtime, PROVIDER.runtime = PROVIDER.runtime, None
-        _config._set_current(_config.Config())
-    if runtime is None:
+        pipeline, PROVIDER.pipeline = PROVIDER.pipeline, None
+    if pipeline is None:
         return True
     try:
-        return runtime.retire(None, timeout)
+        return pipeline.retire(None, timeout)
     except Exception as exc:
         _internal_error("shutdown", exc)
         return False
@@ -133,9 +133,9 @@ def shutdown(timeout: float = _SHUTDOWN_TIMEOUT) -> bool:
 def get_stats() -> dict[str, Any]:
     """Counters: spans exported per exporter, dropped spans and why, internal errors, ..."""
     stats = STATS.snapshot()
-    runtime = PROVIDER.runtime
-    stats["initialized"] = runtime is not None
-    stats["queue_size"] = len(runtime.worker.queue) if runtime is not None else 0
+    pipeline = PROVIDER.pipeline
+    stats["initialized"] = pipeline is not None
+    stats["queue_size"] = len(pipeline.worker.queue) if pipeline is not None else 0
     return stats
 
 
@@ -144,9 +144,9 @@ def _at_exit() -> None:
 
 
 def _after_fork_in_child() -> None:
-    runtime = PROVIDER.runtime
-    if runtime is not None:
+    pipeline = PROVIDER.pipeline
+    if pipeline is not None:
         try:
-            runtime.after_fork()
+            pipeline.after_fork()
         except Exception as exc:
             _internal_error("fork", exc)

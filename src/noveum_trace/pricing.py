@@ -28,7 +28,8 @@ from importlib import resources
 from typing import Any
 
 from noveum_trace import semconv
-from noveum_trace.core.stats import STATS
+from noveum_trace._diagnostics.guard import internal_error
+from noveum_trace._diagnostics.stats import STATS
 
 
 @dataclass(frozen=True)
@@ -278,3 +279,19 @@ def cost_from_attributes(attrs: Mapping[str, object], table: PriceTable) -> floa
         _tokens(get(semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS)) or 0,
         _tokens(get(semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)) or 0,
     )
+
+
+_USAGE_KEYS = (semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
+
+
+def span_cost(attrs: Mapping[str, Any], table: PriceTable) -> float | None:
+    """``gen_ai.usage.cost`` for a span that carries token usage and has no cost yet."""
+    if semconv.GEN_AI_USAGE_COST in attrs or not (
+        _USAGE_KEYS[0] in attrs or _USAGE_KEYS[1] in attrs
+    ):
+        return None
+    try:
+        return cost_from_attributes(attrs, table)
+    except Exception as exc:
+        internal_error("pricing", exc)
+        return None

@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring
 from typing import AnyStr
 
-from noveum_trace.core.guard import warn_once
-from noveum_trace.core.stats import STATS
+from noveum_trace._diagnostics.guard import warn_once
+from noveum_trace._diagnostics.stats import STATS
 
 # No quote or backslash: it is substituted into JSON text on the worker.
 SECRET_MASK = "[REDACTED_SECRET]"

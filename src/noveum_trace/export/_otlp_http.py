@@ -31,12 +31,14 @@ from typing import Any
 
 import orjson
 
+from noveum_trace._version import __version__
+
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 PROTOCOLS = ("http/protobuf", "http/json")
 COMPRESSIONS = ("gzip", "none")
 _CONTENT_TYPES = {"http/protobuf": "application/x-protobuf", "http/json": "application/json"}
 _MAX_REPLY = 1 << 20  # a reply body larger than this is not read (nor is the connection kept)
-_USER_AGENT = "noveum-trace/0.1.0"
+_USER_AGENT = f"noveum-trace/{__version__}"
 _HOLDING_OFF = "holding off as the server asked (Retry-After)"
 
 

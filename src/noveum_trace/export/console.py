@@ -6,7 +6,7 @@ import sys
 from typing import Any, TextIO
 
 from noveum_trace import semconv
-from noveum_trace.core.stats import STATS
+from noveum_trace._diagnostics.stats import STATS
 from noveum_trace.export.base import EncodedBatch
 from noveum_trace.reader import SpanDict, spans_from_traces_data
 

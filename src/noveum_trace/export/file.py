@@ -12,8 +12,8 @@ import os
 import re
 import time
 
-from noveum_trace.core.guard import warn_once
-from noveum_trace.core.stats import STATS
+from noveum_trace._diagnostics.guard import warn_once
+from noveum_trace._diagnostics.stats import STATS
 from noveum_trace.export.base import EncodedBatch
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

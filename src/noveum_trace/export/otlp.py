@@ -25,8 +25,8 @@ from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from noveum_trace.core.guard import internal_error, warn_once
-from noveum_trace.core.stats import STATS, ExporterStats
+from noveum_trace._diagnostics.guard import internal_error, warn_once
+from noveum_trace._diagnostics.stats import STATS, ExporterStats
 from noveum_trace.export._otlp_http import (
     Interrupt,
     OtlpHttpClient,
@@ -38,7 +38,7 @@ from noveum_trace.export._otlp_http import (
 from noveum_trace.export.base import EncodedBatch
 
 if TYPE_CHECKING:
-    from noveum_trace.config import Config
+    from noveum_trace._config import Config
 
 __all__ = ["OTLPExporter", "RetryPolicy", "make_otlp_exporter"]
 

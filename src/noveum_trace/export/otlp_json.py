@@ -18,7 +18,7 @@ from noveum_trace import privacy
 from noveum_trace.export.base import EncodedBatch
 
 if TYPE_CHECKING:
-    from noveum_trace.core.span import Span
+    from noveum_trace._core.span import Span
 
 AttributeHook = Callable[["Span"], None]
 

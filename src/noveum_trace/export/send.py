@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from noveum_trace.config import resolve
+from noveum_trace._config import resolve
 from noveum_trace.export._otlp_http import OtlpHttpClient, Outcome, display_url
 from noveum_trace.reader import trace_files
 

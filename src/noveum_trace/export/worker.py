@@ -13,12 +13,12 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from noveum_trace.core.guard import internal_error, warn_once
-from noveum_trace.core.stats import STATS
+from noveum_trace._diagnostics.guard import internal_error, warn_once
+from noveum_trace._diagnostics.stats import STATS
 from noveum_trace.export.base import EncodedBatch, Exporter
 
 if TYPE_CHECKING:
-    from noveum_trace.core.span import Span
+    from noveum_trace._core.span import Span
 
 
 class ExportWorker:

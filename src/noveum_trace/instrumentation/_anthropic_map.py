@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from noveum_trace import semconv
-from noveum_trace.core.values import to_json
+from noveum_trace._core.values import to_json
 
 _SEQUENCES = (list, tuple)
 

@@ -57,7 +57,7 @@ API for provider modules (kept small; it only grows, it never changes)::
     guarded(where, fn, *args) -> result or None: run our own code, report any failure.
 
 The guard: whatever our code raises inside a user's call is reported through
-``noveum_trace.core.guard.internal_error`` and the call proceeds with exactly the arguments,
+``noveum_trace._diagnostics.guard.internal_error`` and the call proceeds with exactly the arguments,
 result and exception it would have had.
 """
 
@@ -72,11 +72,11 @@ from typing import Any, Protocol
 from opentelemetry.trace import SpanKind, StatusCode
 
 from noveum_trace import semconv
-from noveum_trace.config import get_config
-from noveum_trace.core.context import attach_span, detach
-from noveum_trace.core.guard import internal_error
-from noveum_trace.core.tracer import PROVIDER
-from noveum_trace.core.values import type_name
+from noveum_trace._core.context import attach_span, detach
+from noveum_trace._core.tracer import PROVIDER
+from noveum_trace._core.values import type_name
+from noveum_trace._diagnostics.guard import internal_error
+from noveum_trace._pipeline import active_config
 from noveum_trace.instrumentation._llm_scope import note_child_usage
 
 __all__ = [
@@ -173,7 +173,7 @@ class Call:
         self.live = False
         self.done = False
         self.span: Any = None
-        config = get_config()
+        config = active_config()
         self.capture = config.capture_content
         self.chunk_events = config.stream_chunk_events
         self.semconv_latest = config.semconv_latest
@@ -195,7 +195,7 @@ class Call:
         self.span = span
         self.live = span.is_recording()
         # An unsampled span is kept current only under our own runtime (see `current`).
-        self.current = self.live or PROVIDER.runtime is not None
+        self.current = self.live or PROVIDER.pipeline is not None
 
     # ---- recording ------------------------------------------------------------------
 

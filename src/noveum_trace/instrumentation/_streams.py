@@ -30,7 +30,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-from noveum_trace.core.guard import internal_error
+from noveum_trace._diagnostics.guard import internal_error
 from noveum_trace.instrumentation._engine import Call
 
 __all__ = ["end_on_close", "trace_stream"]

@@ -48,9 +48,9 @@ from contextvars import ContextVar
 from typing import Any
 
 from noveum_trace import semconv
-from noveum_trace.config import get_config
-from noveum_trace.core.context import span_in
-from noveum_trace.core.guard import internal_error
+from noveum_trace._core.context import span_in
+from noveum_trace._diagnostics.guard import internal_error
+from noveum_trace._pipeline import active_config
 from noveum_trace.instrumentation import _anthropic_map as amap
 from noveum_trace.instrumentation._engine import (
     NOT_OUTPUT,
@@ -83,7 +83,7 @@ def _start(args: tuple[Any, ...], kwargs: dict[str, Any], operation: str, stream
     model = kwargs.get("model")
     model = model if isinstance(model, str) else None
     if operation == semconv.OPERATION_CHAT:
-        capture = get_config().capture_content
+        capture = active_config().capture_content
         attributes = amap.request_attributes(kwargs, stream=stream, capture=capture)
     else:
         attributes = {}

@@ -49,9 +49,9 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import noveum_trace
 from noveum_trace import semconv
-from noveum_trace.config import get_config
-from noveum_trace.core.context import attach_span, detach
-from noveum_trace.core.guard import internal_error
+from noveum_trace._core.context import attach_span, detach
+from noveum_trace._diagnostics.guard import internal_error
+from noveum_trace._pipeline import active_config
 from noveum_trace.instrumentation._llm_scope import (
     LLMScope,
     close_scope,
@@ -233,7 +233,7 @@ class _Call:
                 set_attribute(key, value)
             if streaming:
                 span.set_attribute(semconv.LLM_STREAMING, True)
-            if spec.capture_args and get_config().capture_content:
+            if spec.capture_args and active_config().capture_content:
                 prompt = spec.bound_arguments(args, kwargs)
                 span.add_event(semconv.EVENT_CONTENT_PROMPT, {semconv.GEN_AI_PROMPT: prompt})
         except Exception as exc:  # the span, if any, still ends in finish()
@@ -270,7 +270,7 @@ class _Call:
             self.chunks += 1
             if self.chunks == 1:
                 self.first_chunk_ns = time.perf_counter_ns()
-            if self.spec.capture_result and self.text_len <= get_config().max_content_length:
+            if self.spec.capture_result and self.text_len <= active_config().max_content_length:
                 text = chunk if isinstance(chunk, str) else _delta_text(chunk)
                 if text:
                     self.text.append(text)
@@ -295,7 +295,7 @@ class _Call:
                 self._stream_attributes()
             if error is not None:
                 self._error(error)
-            elif self.spec.capture_result and get_config().capture_content:
+            elif self.spec.capture_result and active_config().capture_content:
                 completion = "".join(self.text) if self.text else result
                 if completion is not _NOTHING and completion is not None:
                     span.add_event(

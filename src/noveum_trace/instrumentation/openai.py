@@ -35,7 +35,7 @@ from typing import Any
 
 import noveum_trace
 from noveum_trace import semconv
-from noveum_trace.config import get_config
+from noveum_trace._pipeline import active_config
 from noveum_trace.instrumentation import _openai_map as m
 from noveum_trace.instrumentation._engine import Call, guarded, patch, unpatch
 from noveum_trace.instrumentation._streams import end_on_close, trace_stream
@@ -94,7 +94,7 @@ def _begin(args: tuple[Any, ...], kwargs: dict[str, Any], is_async: bool) -> Cal
     if _tracer is None:
         _tracer = noveum_trace.get_tracer(_TRACER_NAME)
     model = body.get("model")
-    attrs = m.request_attributes(kind, body, get_config().capture_content)
+    attrs = m.request_attributes(kind, body, active_config().capture_content)
     attrs.update(_server(client))
     call = Call(
         _tracer,
@@ -110,7 +110,7 @@ def _begin(args: tuple[Any, ...], kwargs: dict[str, Any], is_async: bool) -> Cal
     call.where = "openai"
     if kwargs.get("stream"):
         call.streaming = True
-        if kind == m.CHAT and get_config().openai_include_usage and not _is_raw(options):
+        if kind == m.CHAT and active_config().openai_include_usage and not _is_raw(options):
             _add_include_usage(options, body, call)
     if call.capture:
         call.event(semconv.EVENT_CONTENT_PROMPT, m.prompt_attributes(kind, body))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from noveum_trace.core.stats import STATS
+from noveum_trace._diagnostics.stats import STATS
 from noveum_trace.export.base import EncodedBatch
 from noveum_trace.reader import SpanDict, spans_from_traces_data
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from noveum_trace.core.guard import warn_once
+from noveum_trace._diagnostics.guard import warn_once
 
 DEFAULT_LOG_DIRECTORY = "./traces"
 
@@ -309,17 +309,3 @@ def resolve(options: Mapping[str, Any], env: Mapping[str, str] | None = None) ->
     if "service_name" not in values and "service.name" in resource:
         values["service_name"] = str(resource["service.name"])
     return Config(**values)
-
-
-# The active configuration; instrumentation reads it on every call (cheap attribute reads).
-_current = Config()
-
-
-def get_config() -> Config:
-    """The configuration in force: the last ``init()``'s, or the defaults before it."""
-    return _current
-
-
-def _set_current(config: Config) -> None:
-    global _current
-    _current = config

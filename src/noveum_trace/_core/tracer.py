@@ -13,13 +13,13 @@ from opentelemetry import trace as otel_trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanKind
 
-from noveum_trace.core.context import span_in
-from noveum_trace.core.delegate import DelegatedSpan
-from noveum_trace.core.guard import internal_error
-from noveum_trace.core.span import NonRecordingSpan, Span
+from noveum_trace._core.app_sdk import AppSdkSpan
+from noveum_trace._core.context import span_in
+from noveum_trace._core.span import NonRecordingSpan, Span
+from noveum_trace._diagnostics.guard import internal_error
 
 if TYPE_CHECKING:
-    from noveum_trace.core.runtime import Runtime
+    from noveum_trace._pipeline import Pipeline
 
 F = TypeVar("F", bound=Callable[..., Any])
 _MASK64 = (1 << 64) - 1
@@ -46,16 +46,16 @@ class Tracer(otel_trace.Tracer):
         set_status_on_exception: bool = True,
     ) -> Any:
         """Start a span that is not yet current; ``with`` it to make it current."""
-        rt = self._provider.runtime
+        rt = self._provider.pipeline
         if context is not None and not isinstance(context, Context):
             # start_span(name, {"k": v}): attributes passed where OpenTelemetry puts `context`
             if attributes is None and isinstance(context, Mapping):
                 attributes = context
             context = None
-        if rt is not None and rt.delegate is not None:
-            return DelegatedSpan(
+        if rt is not None and rt.app_provider is not None:
+            return AppSdkSpan(
                 rt,
-                rt.delegate.get_tracer(*self._scope).start_span(
+                rt.app_provider.get_tracer(*self._scope).start_span(
                     name,
                     context,
                     kind,
@@ -143,7 +143,7 @@ class Tracer(otel_trace.Tracer):
         )
 
 
-def _foreign_parent(parent: Any, rt: Runtime | None) -> tuple[int, int, bool, bool, Any]:
+def _foreign_parent(parent: Any, rt: Pipeline | None) -> tuple[int, int, bool, bool, Any]:
     try:
         context = parent.get_span_context()
         if context is not None and context.is_valid:
@@ -176,7 +176,7 @@ class CurrentSpan:
 
     def __enter__(self) -> Any:
         span = self._tracer.start_span(self._name, **self._kwargs)
-        if type(span) is Span or type(span) is DelegatedSpan:
+        if type(span) is Span or type(span) is AppSdkSpan:
             span._end_on_exit = self._end_on_exit
         self._span = span
         return span.__enter__()
@@ -206,10 +206,10 @@ class CurrentSpan:
 
 
 class TracerProvider(otel_trace.TracerProvider):
-    """One per process. Holds the active runtime; ``init()`` swaps it, tracers stay valid."""
+    """One per process. Holds the active pipeline; ``init()`` swaps it, tracers stay valid."""
 
     def __init__(self) -> None:
-        self.runtime: Runtime | None = None
+        self.pipeline: Pipeline | None = None
         self._tracers: dict[tuple[str, str | None], Tracer] = {}
 
     def get_tracer(

@@ -16,21 +16,21 @@ from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Status, StatusCode
 
 from noveum_trace import semconv
-from noveum_trace.core import context as ctx
-from noveum_trace.core.guard import internal_error
-from noveum_trace.core.runtime import span_cost
-from noveum_trace.core.span import _STORED, STATUS_BY_NAME, clean_value, exception_attributes
-from noveum_trace.core.values import _DROP
+from noveum_trace._core import context as ctx
+from noveum_trace._core.span import _STORED, STATUS_BY_NAME, clean_value, exception_attributes
+from noveum_trace._core.values import _DROP
+from noveum_trace._diagnostics.guard import internal_error
+from noveum_trace.pricing import span_cost
 from noveum_trace.privacy import mask_secrets
 
 if TYPE_CHECKING:
-    from noveum_trace.core.runtime import Runtime
+    from noveum_trace._pipeline import Pipeline
 
 
-class DelegatedSpan:
+class AppSdkSpan:
     __slots__ = ("_end_on_exit", "_rt", "_span", "_token")
 
-    def __init__(self, rt: Runtime, span: Any) -> None:
+    def __init__(self, rt: Pipeline, span: Any) -> None:
         self._rt = rt
         self._span = span
         self._token: object = None
@@ -50,13 +50,13 @@ class DelegatedSpan:
         try:
             self._span.set_attributes(self._clean({key: value}))
         except Exception as exc:
-            internal_error("delegated.set_attribute", exc)
+            internal_error("app_sdk.set_attribute", exc)
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
         try:
             self._span.set_attributes(self._clean(attributes))
         except Exception as exc:
-            internal_error("delegated.set_attributes", exc)
+            internal_error("app_sdk.set_attributes", exc)
 
     def add_event(
         self, name: str, attributes: Mapping[str, Any] | None = None, timestamp: Any = None
@@ -69,7 +69,7 @@ class DelegatedSpan:
             )
             self._span.add_event(str(name), self._clean(attributes or {}), when)
         except Exception as exc:
-            internal_error("delegated.add_event", exc)
+            internal_error("app_sdk.add_event", exc)
 
     def set_status(self, status: Any, description: str | None = None) -> None:
         try:
@@ -80,7 +80,7 @@ class DelegatedSpan:
                 status = Status(status, mask_secrets(message) if message else None)
             self._span.set_status(status)
         except Exception as exc:
-            internal_error("delegated.set_status", exc)
+            internal_error("app_sdk.set_status", exc)
 
     def record_exception(
         self,
@@ -95,7 +95,7 @@ class DelegatedSpan:
             event.update(attributes or {})
             self.add_event(semconv.EVENT_EXCEPTION, event, timestamp)
         except Exception as exc:
-            internal_error("delegated.record_exception", exc)
+            internal_error("app_sdk.record_exception", exc)
 
     def end(self, end_time: Any = None) -> None:
         """Adds ``gen_ai.usage.cost`` (our encoder never sees these spans), then ends."""
@@ -106,7 +106,7 @@ class DelegatedSpan:
                 if cost is not None:
                     self._span.set_attribute(semconv.GEN_AI_USAGE_COST, cost)
         except Exception as exc:
-            internal_error("delegated.cost", exc)
+            internal_error("app_sdk.cost", exc)
         self._span.end(end_time)
 
     @property
@@ -120,7 +120,7 @@ class DelegatedSpan:
     def __getattr__(self, name: str) -> Any:  # record_exception, end, get_span_context, ...
         return getattr(self._span, name)
 
-    def __enter__(self) -> DelegatedSpan:
+    def __enter__(self) -> AppSdkSpan:
         self._token = ctx.attach_span(self._span)
         return self
 
@@ -140,7 +140,7 @@ class DelegatedSpan:
             if self._end_on_exit:
                 self.end()
         except Exception as failure:
-            internal_error("delegated.end", failure)
+            internal_error("app_sdk.end", failure)
 
 
-otel_trace.Span.register(DelegatedSpan)
+otel_trace.Span.register(AppSdkSpan)

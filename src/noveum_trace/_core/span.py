@@ -2,7 +2,7 @@
 
 Hot-path rules (DESIGN.md, decision 2): no lock, no I/O, no JSON for primitive values on the
 application's thread. Ending a span hands the span object itself (already compact) to the
-runtime's bounded queue; the export worker does all encoding.
+pipeline's bounded queue; the export worker does all encoding.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from opentelemetry.trace.span import TraceState
 from opentelemetry.util import types as otel_types
 
 from noveum_trace import semconv
-from noveum_trace.core import context as ctx
-from noveum_trace.core.guard import internal_error
-from noveum_trace.core.values import _DROP, coerce, to_json, truncate, type_name
+from noveum_trace._core import context as ctx
+from noveum_trace._core.values import _DROP, coerce, to_json, truncate, type_name
+from noveum_trace._diagnostics.guard import internal_error
 
 if TYPE_CHECKING:
-    from noveum_trace.core.runtime import Runtime
+    from noveum_trace._pipeline import Pipeline
 
 _time_ns = time.time_ns
 _SPAN_KEY = ctx.SPAN_KEY
@@ -57,7 +57,7 @@ def exception_attributes(exception: BaseException, escaped: bool = False) -> dic
 _STORED: Any = object()  # clean_value already stored it (content) or dropped it by policy
 
 
-def clean_value(rt: Runtime, key: str, value: Any, target: dict[str, Any]) -> Any:
+def clean_value(rt: Pipeline, key: str, value: Any, target: dict[str, Any]) -> Any:
     """``value`` made fit to record under ``key``: coerced and cut to the length limit, or
     ``_DROP``. A content key's value goes through the content policy (capture switch,
     redaction, truncation with a ``<key>.truncated`` marker) and is stored in ``target``
@@ -77,7 +77,7 @@ def clean_value(rt: Runtime, key: str, value: Any, target: dict[str, Any]) -> An
     return coerce(value, rt.max_attribute_length)
 
 
-def _store_content(rt: Runtime, key: str, text: str, target: dict[str, Any]) -> Any:
+def _store_content(rt: Pipeline, key: str, text: str, target: dict[str, Any]) -> Any:
     kept, truncated = rt.policy.apply(text)
     if kept is not None:
         target[key] = kept
@@ -142,7 +142,7 @@ class Span(_HexIds):
 
     def __init__(
         self,
-        rt: Runtime,
+        rt: Pipeline,
         scope: tuple[str, str | None],
         name: str,
         trace_id: int,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from noveum_trace.core.stats import STATS
+from noveum_trace._diagnostics.stats import STATS
 
 logger = logging.getLogger("noveum_trace")
 

@@ -1,25 +1,26 @@
-"""A Runtime is what one ``init()`` builds: limits, content policy, sampler, export worker."""
+"""A Pipeline is what one ``init()`` builds: limits, content policy, sampler, export worker."""
 
 from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from noveum_trace import semconv
-from noveum_trace.config import Config
-from noveum_trace.core.guard import internal_error
+from noveum_trace._config import Config
+from noveum_trace._core.tracer import PROVIDER
+from noveum_trace._diagnostics.guard import internal_error
 from noveum_trace.export.base import Exporter
 from noveum_trace.export.otlp_json import Encoder
 from noveum_trace.export.worker import ExportWorker
-from noveum_trace.pricing import PriceTable, cost_from_attributes
+from noveum_trace.pricing import PriceTable, span_cost
 from noveum_trace.privacy import ContentPolicy
 
 if TYPE_CHECKING:
-    from noveum_trace.core.span import Span
+    from noveum_trace._core.span import Span
 
-SDK_VERSION = "0.1.0"
+from noveum_trace._version import __version__ as SDK_VERSION
 
 
 def _policy(config: Config) -> ContentPolicy:
@@ -39,22 +40,6 @@ def _resource(config: Config) -> dict[str, Any]:
         resource[semconv.SERVICE_VERSION] = config.service_version
     resource[semconv.PROCESS_PID] = os.getpid()
     return resource
-
-
-_USAGE_KEYS = (semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
-
-
-def span_cost(attrs: Mapping[str, Any], table: PriceTable) -> float | None:
-    """``gen_ai.usage.cost`` for a span that carries token usage and has no cost yet."""
-    if semconv.GEN_AI_USAGE_COST in attrs or not (
-        _USAGE_KEYS[0] in attrs or _USAGE_KEYS[1] in attrs
-    ):
-        return None
-    try:
-        return cost_from_attributes(attrs, table)
-    except Exception as exc:
-        internal_error("pricing", exc)
-        return None
 
 
 def _cost_hook(table: PriceTable) -> Callable[[Span], None]:
@@ -90,7 +75,7 @@ def build_exporters(config: Config) -> list[Exporter]:
     return exporters
 
 
-class Runtime:
+class Pipeline:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.max_attribute_length = config.max_attribute_length
@@ -98,7 +83,7 @@ class Runtime:
         self.max_events = config.max_events
         self.sample_threshold = int(config.sample_rate * (1 << 64))
         # With an application's own SDK provider, spans are created and exported there.
-        self.delegate: Any = config.tracer_provider
+        self.app_provider: Any = config.tracer_provider
         self.policy = _policy(config)
         self.prices = PriceTable.default().with_overrides(config.prices)
         self.encoder = Encoder(_resource(config), _cost_hook(self.prices))
@@ -111,8 +96,8 @@ class Runtime:
         )
         self.submit: Callable[[Span], None] = self.worker.submit
 
-    def retire(self, successor: Runtime | None, timeout: float) -> bool:
-        """Flush and stop; spans still open from this runtime end into ``successor``."""
+    def retire(self, successor: Pipeline | None, timeout: float) -> bool:
+        """Flush and stop; spans still open from this pipeline end into ``successor``."""
         if successor is not None:
             self.submit = successor.submit
         return self.worker.shutdown(timeout)
@@ -120,3 +105,32 @@ class Runtime:
     def after_fork(self) -> None:
         self.encoder.resource = Encoder(_resource(self.config)).resource
         self.worker.reset_after_fork()
+
+
+_DEFAULTS = Config()
+
+
+def active_config() -> Config:
+    """The configuration in force: the running pipeline's, or the defaults before ``init()``.
+
+    The one source: ``init()`` swaps the pipeline, and with it the configuration."""
+    pipeline = PROVIDER.pipeline
+    return pipeline.config if pipeline is not None else _DEFAULTS
+
+
+_before_shutdown: list[Callable[[], None]] = []
+
+
+def before_shutdown(hook: Callable[[], None]) -> None:
+    """Run ``hook`` when the pipeline shuts down (``shutdown()`` or exit), before the final
+    flush: instrumentation ends the spans it still holds open there. Registered once."""
+    if hook not in _before_shutdown:
+        _before_shutdown.append(hook)
+
+
+def run_before_shutdown() -> None:
+    for hook in list(_before_shutdown):
+        try:
+            hook()
+        except Exception as exc:
+            internal_error("before_shutdown", exc)

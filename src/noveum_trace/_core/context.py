@@ -14,7 +14,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.trace.propagation import _SPAN_KEY
 
-from noveum_trace.core.guard import internal_error
+from noveum_trace._diagnostics.guard import internal_error
 
 _runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
 _var: ContextVar[Context] | None = getattr(_runtime, "_current_context", None)

@@ -1,0 +1,1 @@
+"""Diagnostics: internal-error guard and counters. The bottom layer: imports nothing of ours."""
