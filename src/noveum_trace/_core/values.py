@@ -27,6 +27,15 @@ def type_name(exc: BaseException) -> str:
     return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
 
 
+def safe_str(value: object) -> str:
+    """``str(value)``, or a placeholder when its ``__str__`` raises: an application's odd
+    exception must reach it unchanged, and its span still records the error."""
+    try:
+        return str(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
+
+
 def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit]
 
