@@ -1,4 +1,4 @@
-"""The recorded anthropic traffic in ../shared/cassettes/openinference, for replay and for reading.
+"""The recorded anthropic traffic in tests/data/cassettes/openinference, for replay and reading.
 
 ``CASSETTES`` lists every anthropic cassette there (a new file is picked up automatically);
 ``recording(name)`` gives its request body and response text; ``sse_events`` decodes a recorded
@@ -15,10 +15,9 @@ from typing import Any
 
 import yaml
 
-from .shared_paths import CASSETTES as SHARED_CASSETTES
+from .shared_paths import CASSETTES as ALL_CASSETTES
 
-# ``../shared/cassettes`` beside the repository, as DESIGN.md places it.
-DIR = SHARED_CASSETTES / "openinference"
+DIR = ALL_CASSETTES / "openinference"
 CASSETTES = sorted(p.name for p in DIR.glob("test_anthropic_*.yaml"))
 assert len(CASSETTES) == 6, f"expected the 6 anthropic cassettes in {DIR}"
 MATCH_ON = ("method", "scheme", "host", "port", "path")

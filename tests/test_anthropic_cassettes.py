@@ -1,4 +1,4 @@
-"""Every recorded anthropic exchange in ../shared/cassettes/openinference, replayed with vcrpy
+"""Every recorded anthropic exchange in tests/data/cassettes/openinference, replayed with vcrpy
 through the real client, traced; the span is checked against the recorded bodies."""
 
 from __future__ import annotations

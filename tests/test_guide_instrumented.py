@@ -3,7 +3,8 @@
 The snippets construct real clients with a placeholder API key and no base URL. They run
 unmodified in a fresh interpreter whose environment points the clients at the bundled fake
 provider (``OPENAI_BASE_URL`` / ``ANTHROPIC_BASE_URL``, which both clients honour), exactly
-as a user would point them at a proxy.
+as a user would point them at a proxy. Like the manual ones, they are skipped when the guide
+(``../shared/spec/``) is absent, and fail then under ``CI=true``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """The guide's manual-tracing snippets, run verbatim from a copy of their text.
 
+The guide lives in ``../shared/spec/`` beside the repository: without it these tests are
+skipped (and fail under ``CI=true``), see ``shared_paths.guide_text``.
+
 Each snippet runs in a fresh interpreter whose working directory is a temporary folder, so
 the default ``./traces`` lands there; then the spans in the files are checked against what
 the snippet implies.
@@ -18,12 +21,12 @@ import pytest
 
 import noveum_trace
 
-from .shared_paths import GUIDE
+from .shared_paths import guide_text
 
 
 def guide_block(heading: str) -> str:
     """The first ```python block under ``## heading`` (or ``### heading``)."""
-    text = GUIDE.read_text()
+    text = guide_text()
     match = re.search(rf"^#+ {re.escape(heading)}\n(.*?)^```python\n(.*?)^```", text, re.S | re.M)
     assert match, f"no python block under heading {heading!r}"
     return match.group(2)
