@@ -13,12 +13,12 @@ import pytest
 
 from .shared_paths import CASSETTES, REPO, guide_text
 
-# An absolute path into our workspace (``/work/shared/...``, ``/work/wt/...``); a URL path
-# such as ``f"http://{host}:{port}/work"`` is not one.
+# An absolute path into our workspace: the folder ``work`` at the root, then a name. A URL
+# path such as ``f"http://{host}:{port}/work"`` is not one.
 MACHINE_PATH = re.compile(r"(?<![\w}])/work/\w")
 # Known, in a file another change owns (its docstring, not a path any code opens): the lead
 # rewrites it to ``tests/data/cassettes`` when merging, and this entry goes with it.
-PENDING = {("tests/test_decorator.py", "``/work/shared/cassettes`` or returned by")}
+PENDING = {("tests/test_decorator.py", "shared/cassettes`` or returned by the real")}
 TEXT_SUFFIXES = {".py", ".md", ".toml", ".txt", ".sh", ".cfg", ".ini", ".json", ".tsv", ".yaml"}
 
 
