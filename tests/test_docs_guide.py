@@ -143,11 +143,12 @@ def test_every_init_option_in_the_guide_is_accepted(tmp_path: Path) -> None:
 
 
 def attrs_of(span: dict[str, Any]) -> dict[str, Any]:
-    return span["attributes"]
+    attributes: dict[str, Any] = span["attributes"]
+    return attributes
 
 
 def event(span: dict[str, Any], name: str) -> dict[str, Any]:
-    found = [e["attributes"] for e in span["events"] if e["name"] == name]
+    found: list[dict[str, Any]] = [e["attributes"] for e in span["events"] if e["name"] == name]
     assert len(found) == 1, (name, span["events"])
     return found[0]
 
