@@ -706,8 +706,10 @@ def test_chunk_timing_is_real() -> None:
             ):
                 if event.type == "content_block_delta":
                     stamps.append(time.monotonic())
+    # Measured from the request, not between chunks: a loaded machine may deliver chunks in a
+    # burst, but never before the server's sleeps have all elapsed.
     assert stamps[0] - started >= 0.2
-    assert stamps[-1] - stamps[0] >= 0.02 * (REPLY_WORDS - 1)
+    assert stamps[-1] - started >= 0.2 + 0.02 * (REPLY_WORDS - 1)
 
 
 def test_slow_directive_delays_a_plain_reply(oai: openai.OpenAI) -> None:
