@@ -20,6 +20,7 @@ from opentelemetry.trace.span import TraceState
 from opentelemetry.util import types as otel_types
 
 from noveum_trace import semconv
+from noveum_trace._compat import otel as otel_internals
 from noveum_trace._core import context as ctx
 from noveum_trace._core.values import _DROP, coerce, to_json, truncate, type_name
 from noveum_trace._diagnostics.guard import internal_error
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from noveum_trace._pipeline import Pipeline
 
 _time_ns = time.time_ns
-_SPAN_KEY = ctx.SPAN_KEY
+_CURRENT_SPAN = otel_internals.SPAN_KEY
 _CONTENT_KEYS = semconv.CONTENT_KEYS
 STATUS_BY_NAME = {"unset": 0, "ok": 1, "error": 2}  # the guide's set_status("error", msg)
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
@@ -340,10 +341,10 @@ class Span(_HexIds):
     # ---- context management: `with span:` makes it current --------------------------
 
     def __enter__(self) -> Span:
-        var = ctx.CONTEXT_VAR
+        var = otel_internals.CONTEXT_VAR
         if var is not None:  # inlined ctx.attach_span: this is the hottest path there is
             context = Context(var.get())
-            dict.__setitem__(context, _SPAN_KEY, self)
+            dict.__setitem__(context, _CURRENT_SPAN, self)
             self._ctx_token = var.set(context)
         else:
             self._ctx_token = ctx.attach_span(self)
