@@ -25,7 +25,7 @@ from noveum_trace import _config
 from noveum_trace._core.tracer import PROVIDER, Tracer, TracerProvider
 from noveum_trace._diagnostics.guard import internal_error as _internal_error
 from noveum_trace._diagnostics.stats import STATS
-from noveum_trace._pipeline import Pipeline, run_before_shutdown
+from noveum_trace._pipeline import Pipeline, run_before_shutdown, running
 from noveum_trace._version import __version__ as __version__
 from noveum_trace.reader import read_traces
 
@@ -68,7 +68,7 @@ def init(
     pipeline = Pipeline(config)
     global _hooks_installed
     with _lock:
-        previous = PROVIDER.pipeline
+        previous = running()
         PROVIDER.pipeline = pipeline
         if previous is not None:
             previous.retire(pipeline, _SHUTDOWN_TIMEOUT)
@@ -105,7 +105,7 @@ def get_current_span() -> Any:
 
 def flush(timeout: float = _SHUTDOWN_TIMEOUT) -> bool:
     """Export every span ended so far. True when done within ``timeout`` seconds."""
-    pipeline = PROVIDER.pipeline
+    pipeline = running()
     if pipeline is None:
         return True
     try:
@@ -117,10 +117,10 @@ def flush(timeout: float = _SHUTDOWN_TIMEOUT) -> bool:
 
 def shutdown(timeout: float = _SHUTDOWN_TIMEOUT) -> bool:
     """Flush and stop. Later spans are non-recording until ``init()`` is called again."""
-    if PROVIDER.pipeline is not None:
+    if running() is not None:
         run_before_shutdown()  # open instrumentation spans end into the pipeline still running
     with _lock:
-        pipeline, PROVIDER.pipeline = PROVIDER.pipeline, None
+        pipeline, PROVIDER.pipeline = running(), None
     if pipeline is None:
         return True
     try:
@@ -133,7 +133,7 @@ def shutdown(timeout: float = _SHUTDOWN_TIMEOUT) -> bool:
 def get_stats() -> dict[str, Any]:
     """Counters: spans exported per exporter, dropped spans and why, internal errors, ..."""
     stats = STATS.snapshot()
-    pipeline = PROVIDER.pipeline
+    pipeline = running()
     stats["initialized"] = pipeline is not None
     stats["queue_size"] = len(pipeline.worker.queue) if pipeline is not None else 0
     return stats
@@ -144,7 +144,7 @@ def _at_exit() -> None:
 
 
 def _after_fork_in_child() -> None:
-    pipeline = PROVIDER.pipeline
+    pipeline = running()
     if pipeline is not None:
         try:
             pipeline.after_fork()

@@ -10,28 +10,31 @@ from __future__ import annotations
 
 import types
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Status, StatusCode
 
 from noveum_trace import semconv
 from noveum_trace._core import context as ctx
-from noveum_trace._core.span import _STORED, STATUS_BY_NAME, clean_value, exception_attributes
+from noveum_trace._core.span import (
+    _STORED,
+    STATUS_BY_NAME,
+    SpanSink,
+    clean_value,
+    exception_attributes,
+)
 from noveum_trace._core.values import _DROP
 from noveum_trace._diagnostics.guard import internal_error
 from noveum_trace.pricing import span_cost
 from noveum_trace.privacy import mask_secrets
 
-if TYPE_CHECKING:
-    from noveum_trace._pipeline import Pipeline
-
 
 class AppSdkSpan:
-    __slots__ = ("_end_on_exit", "_rt", "_span", "_token")
+    __slots__ = ("_end_on_exit", "_sink", "_span", "_token")
 
-    def __init__(self, rt: Pipeline, span: Any) -> None:
-        self._rt = rt
+    def __init__(self, sink: SpanSink, span: Any) -> None:
+        self._sink = sink
         self._span = span
         self._token: object = None
         self._end_on_exit = True
@@ -40,7 +43,7 @@ class AppSdkSpan:
         out: dict[str, Any] = {}
         for key, value in attributes.items():
             text_key = str(key)
-            value = clean_value(self._rt, text_key, value, out)  # the same rules as our spans
+            value = clean_value(self._sink, text_key, value, out)  # the same rules as our spans
             if value is not _STORED and value is not _DROP:
                 out[text_key] = value
         # The SDK's exporters never pass through our encoder: mask secrets here instead.
@@ -102,7 +105,7 @@ class AppSdkSpan:
         try:
             attributes = getattr(self._span, "attributes", None)
             if isinstance(attributes, Mapping) and self._span.is_recording():
-                cost = span_cost(attributes, self._rt.prices)
+                cost = span_cost(attributes, self._sink.prices)
                 if cost is not None:
                     self._span.set_attribute(semconv.GEN_AI_USAGE_COST, cost)
         except Exception as exc:

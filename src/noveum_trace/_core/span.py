@@ -11,7 +11,7 @@ import time
 import traceback
 import types
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry import trace as otel_trace
 from opentelemetry.context import Context
@@ -26,7 +26,39 @@ from noveum_trace._core.values import _DROP, coerce, to_json, truncate, type_nam
 from noveum_trace._diagnostics.guard import internal_error
 
 if TYPE_CHECKING:
-    from noveum_trace._pipeline import Pipeline
+    from noveum_trace.pricing import PriceTable
+    from noveum_trace.privacy import ContentPolicy
+
+
+class SpanSink(Protocol):
+    """What the span engine needs from the layer above: the pipeline ``init()`` builds.
+
+    The engine reads the limits, the content policy, the sampler's threshold and the prices
+    from it, and hands every ended span to ``submit``; it knows nothing else about the
+    pipeline (no config, no export), so ``_core`` depends on nothing above it.
+    """
+
+    @property
+    def max_attribute_length(self) -> int: ...
+    @property
+    def max_attributes(self) -> int: ...
+    @property
+    def max_events(self) -> int: ...
+    @property
+    def sample_threshold(self) -> int:
+        """A root span is sampled when the low 64 bits of its trace id are below this."""
+
+    @property
+    def policy(self) -> ContentPolicy: ...
+    @property
+    def prices(self) -> PriceTable: ...
+    @property
+    def app_provider(self) -> otel_trace.TracerProvider | None:
+        """The application's own SDK provider (``init(tracer_provider=...)``), or None."""
+
+    def submit(self, span: Span) -> None:
+        """Take an ended span. Called on the application's thread: must never block."""
+
 
 _time_ns = time.time_ns
 _CURRENT_SPAN = otel_internals.SPAN_KEY
@@ -58,15 +90,16 @@ def exception_attributes(exception: BaseException, escaped: bool = False) -> dic
 _STORED: Any = object()  # clean_value already stored it (content) or dropped it by policy
 
 
-def clean_value(rt: Pipeline, key: str, value: Any, target: dict[str, Any]) -> Any:
+def clean_value(sink: SpanSink, key: str, value: Any, target: dict[str, Any]) -> Any:
     """``value`` made fit to record under ``key``: coerced and cut to the length limit, or
     ``_DROP``. A content key's value goes through the content policy (capture switch,
     redaction, truncation with a ``<key>.truncated`` marker) and is stored in ``target``
     right here; that returns ``_STORED``."""
     if type(value) is str:
         if key in _CONTENT_KEYS:
-            return _store_content(rt, key, value, target)
-        return value if len(value) <= rt.max_attribute_length else value[: rt.max_attribute_length]
+            return _store_content(sink, key, value, target)
+        limit = sink.max_attribute_length
+        return value if len(value) <= limit else value[:limit]
     if type(value) in (int, float, bool) and (
         type(value) is not int or -9223372036854775808 <= value <= 9223372036854775807
     ):
@@ -74,12 +107,12 @@ def clean_value(rt: Pipeline, key: str, value: Any, target: dict[str, Any]) -> A
     if key in _CONTENT_KEYS and value is not None:
         text = value if isinstance(value, str) else to_json(value)
         if text is not _DROP:
-            return _store_content(rt, key, text, target)
-    return coerce(value, rt.max_attribute_length)
+            return _store_content(sink, key, text, target)
+    return coerce(value, sink.max_attribute_length)
 
 
-def _store_content(rt: Pipeline, key: str, text: str, target: dict[str, Any]) -> Any:
-    kept, truncated = rt.policy.apply(text)
+def _store_content(sink: SpanSink, key: str, text: str, target: dict[str, Any]) -> Any:
+    kept, truncated = sink.policy.apply(text)
     if kept is not None:
         target[key] = kept
         if truncated:
@@ -118,7 +151,7 @@ class Span(_HexIds):
         "_ctx_token",
         "_end_on_exit",
         "_last_exception",
-        "_rt",
+        "_sink",
         "_span_context",
         "attributes",
         "dropped",
@@ -143,7 +176,7 @@ class Span(_HexIds):
 
     def __init__(
         self,
-        rt: Pipeline,
+        sink: SpanSink,
         scope: tuple[str, str | None],
         name: str,
         trace_id: int,
@@ -152,7 +185,7 @@ class Span(_HexIds):
         kind: int,
         start_ns: int,
     ) -> None:
-        self._rt = rt
+        self._sink = sink
         self.scope = scope
         self.name = name
         self.trace_id = trace_id
@@ -183,10 +216,10 @@ class Span(_HexIds):
         """Store ``value`` under ``key`` in ``target`` after coercion, limits and privacy."""
         if type(key) is not str:
             key = str(key)
-        value = clean_value(self._rt, key, value, target)
+        value = clean_value(self._sink, key, value, target)
         if value is _STORED:
             return
-        if value is _DROP or (len(target) >= self._rt.max_attributes and key not in target):
+        if value is _DROP or (len(target) >= self._sink.max_attributes and key not in target):
             self.dropped += 1
             return
         target[key] = value
@@ -200,12 +233,12 @@ class Span(_HexIds):
             and key not in _CONTENT_KEYS
             and not self.end_ns
         ):
-            rt = self._rt
+            sink = self._sink
             attrs = self.attributes
             if (
-                (kind is not str or len(value) <= rt.max_attribute_length)
+                (kind is not str or len(value) <= sink.max_attribute_length)
                 and (kind is not int or -9223372036854775808 <= value <= 9223372036854775807)
-                and (len(attrs) < rt.max_attributes or key in attrs)
+                and (len(attrs) < sink.max_attributes or key in attrs)
             ):
                 attrs[key] = value
                 return
@@ -239,7 +272,7 @@ class Span(_HexIds):
             events = self.events
             if events is None:
                 events = self.events = []
-            elif len(events) >= self._rt.max_events:
+            elif len(events) >= self._sink.max_events:
                 self.dropped_events += 1
                 return
             clean: dict[str, Any] = {}
@@ -303,7 +336,7 @@ class Span(_HexIds):
                     return
             self.status_code = code
             if code == 2 and description is not None:
-                self.status_message = truncate(str(description), self._rt.max_attribute_length)
+                self.status_message = truncate(str(description), self._sink.max_attribute_length)
             elif code != 2:
                 self.status_message = ""
         except Exception as exc:
@@ -334,7 +367,7 @@ class Span(_HexIds):
         try:
             end_ns = _time_ns() if end_time is None else _timestamp_ns(end_time)
             self.end_ns = end_ns if end_ns > 0 else 1
-            self._rt.submit(self)
+            self._sink.submit(self)
         except Exception as exc:
             internal_error("span.end", exc)
 
@@ -441,4 +474,11 @@ otel_trace.Span.register(Span)
 otel_trace.Span.register(NonRecordingSpan)
 
 
-__all__ = ["STATUS_BY_NAME", "NonRecordingSpan", "Span", "clean_value", "exception_attributes"]
+__all__ = [
+    "STATUS_BY_NAME",
+    "NonRecordingSpan",
+    "Span",
+    "SpanSink",
+    "clean_value",
+    "exception_attributes",
+]

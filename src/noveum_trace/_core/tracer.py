@@ -7,7 +7,7 @@ import inspect
 import time
 from collections.abc import Callable, Mapping, Sequence
 from random import getrandbits
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from opentelemetry import trace as otel_trace
 from opentelemetry.context import Context
@@ -15,11 +15,8 @@ from opentelemetry.trace import Link, SpanKind
 
 from noveum_trace._core.app_sdk import AppSdkSpan
 from noveum_trace._core.context import span_in
-from noveum_trace._core.span import NonRecordingSpan, Span
+from noveum_trace._core.span import NonRecordingSpan, Span, SpanSink
 from noveum_trace._diagnostics.guard import internal_error
-
-if TYPE_CHECKING:
-    from noveum_trace._pipeline import Pipeline
 
 F = TypeVar("F", bound=Callable[..., Any])
 _MASK64 = (1 << 64) - 1
@@ -46,16 +43,16 @@ class Tracer(otel_trace.Tracer):
         set_status_on_exception: bool = True,
     ) -> Any:
         """Start a span that is not yet current; ``with`` it to make it current."""
-        rt = self._provider.pipeline
+        sink = self._provider.pipeline
         if context is not None and not isinstance(context, Context):
             # start_span(name, {"k": v}): attributes passed where OpenTelemetry puts `context`
             if attributes is None and isinstance(context, Mapping):
                 attributes = context
             context = None
-        if rt is not None and rt.app_provider is not None:
+        if sink is not None and sink.app_provider is not None:
             return AppSdkSpan(
-                rt,
-                rt.app_provider.get_tracer(*self._scope).start_span(
+                sink,
+                sink.app_provider.get_tracer(*self._scope).start_span(
                     name,
                     context,
                     kind,
@@ -78,19 +75,19 @@ class Tracer(otel_trace.Tracer):
         elif parent is None:
             trace_id = getrandbits(128) or 1
             parent_id = 0
-            sampled = rt is not None and (trace_id & _MASK64) < rt.sample_threshold
+            sampled = sink is not None and (trace_id & _MASK64) < sink.sample_threshold
         elif parent_type is NonRecordingSpan:
             trace_id = parent.trace_id
             parent_id = parent.span_id
             sampled = False
             trace_state = parent.trace_state
         else:  # another OpenTelemetry implementation's span, or a remote parent
-            trace_id, parent_id, sampled, remote, trace_state = _foreign_parent(parent, rt)
+            trace_id, parent_id, sampled, remote, trace_state = _foreign_parent(parent, sink)
         span_id = getrandbits(64) or 1
-        if rt is None or not sampled:
+        if sink is None or not sampled:
             return NonRecordingSpan(trace_id, span_id, trace_state)
         span = Span(
-            rt,
+            sink,
             self._scope,
             name if type(name) is str else str(name),
             trace_id,
@@ -143,7 +140,7 @@ class Tracer(otel_trace.Tracer):
         )
 
 
-def _foreign_parent(parent: Any, rt: Pipeline | None) -> tuple[int, int, bool, bool, Any]:
+def _foreign_parent(parent: Any, sink: SpanSink | None) -> tuple[int, int, bool, bool, Any]:
     try:
         context = parent.get_span_context()
         if context is not None and context.is_valid:
@@ -157,7 +154,8 @@ def _foreign_parent(parent: Any, rt: Pipeline | None) -> tuple[int, int, bool, b
     except Exception as exc:
         internal_error("tracer.parent", exc)
     trace_id = getrandbits(128) or 1
-    return trace_id, 0, rt is not None and (trace_id & _MASK64) < rt.sample_threshold, False, None
+    sampled = sink is not None and (trace_id & _MASK64) < sink.sample_threshold
+    return trace_id, 0, sampled, False, None
 
 
 class CurrentSpan:
@@ -206,10 +204,11 @@ class CurrentSpan:
 
 
 class TracerProvider(otel_trace.TracerProvider):
-    """One per process. Holds the active pipeline; ``init()`` swaps it, tracers stay valid."""
+    """One per process. Holds the running pipeline, seen as a ``SpanSink``: ``init()`` swaps
+    it, tracers stay valid. None before ``init()`` and after ``shutdown()``."""
 
     def __init__(self) -> None:
-        self.pipeline: Pipeline | None = None
+        self.pipeline: SpanSink | None = None
         self._tracers: dict[tuple[str, str | None], Tracer] = {}
 
     def get_tracer(
