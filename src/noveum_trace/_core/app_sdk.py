@@ -22,6 +22,7 @@ from noveum_trace._core.span import (
     STATUS_BY_NAME,
     SpanSink,
     clean_value,
+    error_description,
     exception_attributes,
 )
 from noveum_trace._core.values import _DROP
@@ -139,11 +140,14 @@ class AppSdkSpan:
         try:
             if exc is not None and self._span.is_recording():
                 self.record_exception(exc, escaped=True)
-                self.set_status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
-            if self._end_on_exit:
-                self.end()
+                self.set_status(StatusCode.ERROR, error_description(exc))
         except Exception as failure:
-            internal_error("app_sdk.end", failure)
+            internal_error("app_sdk.exit", failure)
+        if self._end_on_exit:  # whatever failed above, the span still ends
+            try:
+                self.end()
+            except Exception as failure:
+                internal_error("app_sdk.end", failure)
 
 
 otel_trace.Span.register(AppSdkSpan)

@@ -22,7 +22,7 @@ from opentelemetry.util import types as otel_types
 from noveum_trace import semconv
 from noveum_trace._compat import otel as otel_internals
 from noveum_trace._core import context as ctx
-from noveum_trace._core.values import _DROP, coerce, to_json, truncate, type_name
+from noveum_trace._core.values import _DROP, coerce, safe_str, to_json, truncate, type_name
 from noveum_trace._diagnostics.guard import internal_error
 
 if TYPE_CHECKING:
@@ -71,13 +71,9 @@ _UNSAMPLED = TraceFlags(TraceFlags.DEFAULT)
 def exception_attributes(exception: BaseException, escaped: bool = False) -> dict[str, Any]:
     """The attributes of an ``exception`` event (OpenTelemetry semantic conventions)."""
     kind = type(exception)
-    try:
-        message = str(exception)
-    except Exception:
-        message = f"<unprintable {kind.__qualname__}>"
     event: dict[str, Any] = {
         semconv.EXCEPTION_TYPE: type_name(exception),
-        semconv.EXCEPTION_MESSAGE: message,
+        semconv.EXCEPTION_MESSAGE: safe_str(exception),
         semconv.EXCEPTION_STACKTRACE: "".join(
             traceback.format_exception(kind, exception, exception.__traceback__)
         ),
@@ -85,6 +81,11 @@ def exception_attributes(exception: BaseException, escaped: bool = False) -> dic
     if escaped:
         event[semconv.EXCEPTION_ESCAPED] = True
     return event
+
+
+def error_description(exception: BaseException) -> str:
+    """The status description of a span an exception escaped: ``Type: message``."""
+    return f"{type(exception).__name__}: {safe_str(exception)}"
 
 
 _STORED: Any = object()  # clean_value already stored it (content) or dropped it by policy
@@ -400,7 +401,7 @@ class Span(_HexIds):
                 self.record_exception(exc, escaped=True)
             self._last_exception = None  # do not keep the traceback alive in the queue
             if self.set_status_on_exc and self.status_code == 0:
-                self.set_status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
+                self.set_status(StatusCode.ERROR, error_description(exc))
         if self._end_on_exit:
             self.end()
 
@@ -480,5 +481,6 @@ __all__ = [
     "Span",
     "SpanSink",
     "clean_value",
+    "error_description",
     "exception_attributes",
 ]
