@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
 from typing import Any
 
@@ -148,5 +149,24 @@ def _after_fork_in_child() -> None:
     if pipeline is not None:
         try:
             pipeline.after_fork()
+            _flush_at_multiprocessing_exit()
         except Exception as exc:
             _internal_error("fork", exc)
+
+
+def _flush_at_multiprocessing_exit() -> None:
+    """A ``multiprocessing`` child leaves through ``os._exit``: atexit never runs there, but
+    multiprocessing's finalizers do. Its bootstrap first drops the finalizers inherited from
+    the parent, then runs its after-fork callbacks: ours registers the finalizer from there.
+    (An app that forks with multiprocessing has imported it by now; we never import it.)"""
+    if "multiprocessing.util" in sys.modules:
+        import multiprocessing.util
+
+        multiprocessing.util.register_after_fork(_at_exit, _register_exit_finalizer)
+
+
+def _register_exit_finalizer(_: object) -> None:
+    import multiprocessing.util
+
+    # Negative priority: after multiprocessing has sent the child's results to the parent.
+    multiprocessing.util.Finalize(None, _at_exit, exitpriority=-10)
