@@ -173,9 +173,6 @@ class PriceTable:
             merged[key] = _price_from(key, entry, merged.get(key))
         return PriceTable(merged)
 
-    def __contains__(self, model: str) -> bool:
-        return model.lower() in self._prices
-
     def lookup(self, model: str) -> Price | None:
         """The price for ``model``, or None when it is not known.
 
@@ -220,24 +217,6 @@ class PriceTable:
                     return None
                 return prices[candidate]
         return None
-
-    def cost(
-        self,
-        model: str,
-        *,
-        input_tokens: int,
-        output_tokens: int,
-        cache_read_tokens: int = 0,
-        cache_write_tokens: int = 0,
-        reasoning_tokens: int = 0,
-    ) -> float | None:
-        """USD for one call, or None for an unknown model. See the module docstring."""
-        price = self.lookup(model)
-        if price is None:
-            return None
-        return price.usd(
-            input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens
-        )
 
 
 def _tokens(value: object) -> int | None:
