@@ -17,7 +17,8 @@ import atexit
 import os
 import sys
 import threading
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from opentelemetry import trace as _otel_trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -28,14 +29,19 @@ from noveum_trace._diagnostics.guard import internal_error as _internal_error
 from noveum_trace._diagnostics.stats import STATS
 from noveum_trace._pipeline import Pipeline, run_before_shutdown, running
 from noveum_trace._version import __version__ as __version__
+from noveum_trace.export.base import Exporter
+from noveum_trace.pricing import PriceOverrides
+from noveum_trace.privacy import RedactSpec
 from noveum_trace.reader import read_traces
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+# The documented API (README, "API"); everything else here is an implementation detail.
 __all__ = [
     "SpanKind",
     "Status",
     "StatusCode",
-    "Tracer",
-    "TracerProvider",
     "flush",
     "get_current_span",
     "get_stats",
@@ -46,13 +52,49 @@ __all__ = [
     "shutdown",
 ]
 
+
+class InitOptions(TypedDict, total=False):
+    """The options of ``init()`` beyond its two positional ones, typed for the type checker
+    (README, "Options", says what each does). ``None`` means "not given"."""
+
+    service_version: str | None
+    resource_attributes: Mapping[str, Any] | str | None
+    file_export: bool | None
+    console: bool | None
+    capture_content: bool | None
+    redact: RedactSpec
+    max_content_length: int | None
+    max_attribute_length: int | None
+    max_attributes: int | None
+    max_events: int | None
+    sample_rate: float | None
+    max_queue_size: int | None
+    max_export_batch_size: int | None
+    flush_interval: float | None
+    max_file_bytes: int | None
+    stream_chunk_events: bool | None
+    openai_include_usage: bool | None
+    semconv_latest: bool | None
+    prices: PriceOverrides | None
+    register_global: bool | None
+    tracer_provider: _otel_trace.TracerProvider | None
+    exporters: Sequence[Exporter] | Exporter | None
+    otlp_endpoint: str | None
+    otlp_headers: Mapping[str, str] | str | None
+    otlp_protocol: Literal["http/protobuf", "http/json"] | None
+    otlp_timeout: float | None
+    otlp_compression: Literal["gzip", "none"] | None
+
+
 _lock = threading.Lock()
 _hooks_installed = False
 _SHUTDOWN_TIMEOUT = 5.0
 
 
 def init(
-    service_name: str | None = None, log_directory: str | None = None, **options: Any
+    service_name: str | None = None,
+    log_directory: str | os.PathLike[str] | None = None,
+    **options: Unpack[InitOptions],
 ) -> TracerProvider:
     """Start tracing. Options: arguments, then ``NOVEUM_TRACE_*``/``OTEL_*``, then defaults.
 
@@ -61,11 +103,12 @@ def init(
     written twice. Spans still open at that moment are exported by the new pipeline.
     Raises ``ValueError`` naming the option when an option is invalid.
     """
+    given: dict[str, Any] = dict(options)
     if service_name is not None:
-        options["service_name"] = service_name
+        given["service_name"] = service_name
     if log_directory is not None:
-        options["log_directory"] = log_directory
-    config = _config.resolve(options)
+        given["log_directory"] = log_directory
+    config = _config.resolve(given)
     pipeline = Pipeline(config)
     global _hooks_installed
     with _lock:
@@ -99,7 +142,7 @@ def get_tracer_provider() -> TracerProvider:
     return PROVIDER
 
 
-def get_current_span() -> Any:
+def get_current_span() -> _otel_trace.Span:
     """The current span (ours or any OpenTelemetry span), or an invalid span when none."""
     return _otel_trace.get_current_span()
 

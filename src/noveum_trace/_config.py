@@ -11,11 +11,29 @@ import os
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+from opentelemetry.trace import TracerProvider
 
 from noveum_trace._diagnostics.guard import warn_once
+from noveum_trace.pricing import PriceOverrides
+from noveum_trace.privacy import RedactSpec
 
 DEFAULT_LOG_DIRECTORY = "./traces"
+
+
+class ExporterShape(Protocol):
+    """An exporter, as this module can see one: ``exporters=`` takes
+    ``noveum_trace.export.base.Exporter`` objects, whose ``batch`` is an ``EncodedBatch``.
+    (Configuration sits below the export layer, so it checks their shape only.)"""
+
+    name: str
+
+    def export(self, batch: Any) -> None: ...
+
+    def flush(self, timeout: float) -> bool: ...
+
+    def shutdown(self, timeout: float) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -27,7 +45,7 @@ class Config:
     file_export: bool = True
     console: bool = False
     capture_content: bool = True
-    redact: Any = None
+    redact: RedactSpec = None
     max_content_length: int = 65536
     max_attribute_length: int = 16384
     max_attributes: int = 128
@@ -40,10 +58,10 @@ class Config:
     stream_chunk_events: bool = False
     openai_include_usage: bool = False
     semconv_latest: bool = False
-    prices: Any = None
+    prices: PriceOverrides | None = None
     register_global: bool = True
-    tracer_provider: Any = None
-    exporters: tuple[Any, ...] = ()
+    tracer_provider: TracerProvider | None = None
+    exporters: tuple[ExporterShape, ...] = ()
     otlp_endpoint: str | None = None
     otlp_headers: Mapping[str, str] = field(default_factory=dict)
     otlp_protocol: str = "http/protobuf"
@@ -153,7 +171,7 @@ def _any(value: Any, name: str) -> Any:
     return value
 
 
-def _exporters(value: Any, name: str) -> tuple[Any, ...]:
+def _exporters(value: Any, name: str) -> tuple[ExporterShape, ...]:
     items = tuple(value) if isinstance(value, (list, tuple)) else (value,)
     for item in items:
         if not all(

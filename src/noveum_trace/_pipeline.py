@@ -85,7 +85,7 @@ class Pipeline:
         self.max_events = config.max_events
         self.sample_threshold = int(config.sample_rate * (1 << 64))
         # With an application's own SDK provider, spans are created and exported there.
-        self.app_provider: Any = config.tracer_provider
+        self.app_provider = config.tracer_provider
         self.policy = _policy(config)
         self.prices = PriceTable.default().with_overrides(config.prices)
         self.encoder = Encoder(_resource(config), _cost_hook(self.prices))

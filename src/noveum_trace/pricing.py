@@ -85,6 +85,10 @@ _UNPRICED_VARIANT_WORDS = frozenset(
 _MEMO_LIMIT = 4096
 
 
+# ``init(prices=...)``: model -> rates (``Price`` fields), or a JSON file (path or inline text).
+PriceOverrides = Mapping[str, Mapping[str, float | str | None]] | str | os.PathLike[str]
+
+
 def _bad(message: str) -> ValueError:
     return ValueError(f"noveum_trace: option 'prices' {message}")
 
@@ -155,9 +159,7 @@ class PriceTable:
             cls._default = cls({name: _price_from(name, e, None) for name, e in models.items()})
         return cls._default
 
-    def with_overrides(
-        self, overrides: Mapping[str, Mapping[str, float | str]] | str | os.PathLike[str] | None
-    ) -> PriceTable:
+    def with_overrides(self, overrides: PriceOverrides | None) -> PriceTable:
         """A new table with ``overrides`` (a mapping or a JSON file) added or merged in.
 
         An override of a known model may give only some fields; a new model needs at least

@@ -20,6 +20,7 @@ from noveum_trace._core import context as ctx
 from noveum_trace._core.span import (
     _STORED,
     STATUS_BY_NAME,
+    ApiSpan,
     SpanSink,
     clean_value,
     error_description,
@@ -31,10 +32,10 @@ from noveum_trace.pricing import span_cost
 from noveum_trace.privacy import mask_secrets
 
 
-class AppSdkSpan:
+class AppSdkSpan(ApiSpan):
     __slots__ = ("_end_on_exit", "_sink", "_span", "_token")
 
-    def __init__(self, sink: SpanSink, span: Any) -> None:
+    def __init__(self, sink: SpanSink, span: otel_trace.Span) -> None:
         self._sink = sink
         self._span = span
         self._token: object = None
@@ -113,6 +114,18 @@ class AppSdkSpan:
             internal_error("app_sdk.cost", exc)
         self._span.end(end_time)
 
+    def get_span_context(self) -> otel_trace.SpanContext:
+        return self._span.get_span_context()
+
+    def is_recording(self) -> bool:
+        return self._span.is_recording()
+
+    def update_name(self, name: str) -> None:
+        self._span.update_name(name)
+
+    def add_link(self, context: otel_trace.SpanContext, attributes: Any = None) -> None:
+        self._span.add_link(context, attributes)
+
     @property
     def trace_id_hex(self) -> str:
         return f"{self._span.get_span_context().trace_id:032x}"
@@ -121,7 +134,7 @@ class AppSdkSpan:
     def span_id_hex(self) -> str:
         return f"{self._span.get_span_context().span_id:016x}"
 
-    def __getattr__(self, name: str) -> Any:  # record_exception, end, get_span_context, ...
+    def __getattr__(self, name: str) -> Any:  # the SDK span's extras: attributes, events, ...
         return getattr(self._span, name)
 
     def __enter__(self) -> AppSdkSpan:

@@ -129,7 +129,16 @@ def _timestamp_ns(value: Any) -> int:
     return int(number * 1e9) if number < 1e11 else int(number)
 
 
-class _HexIds:
+if TYPE_CHECKING:
+    # What ``otel_trace.Span.register`` (at the end of this module) tells ``isinstance``, told
+    # to the type checker, which then checks every method against the OpenTelemetry interface.
+    # Not a real base: it has no ``__slots__``, so every span would carry an instance dict.
+    ApiSpan = otel_trace.Span
+else:
+    ApiSpan = object
+
+
+class _HexIds(ApiSpan):
     """``trace_id_hex`` / ``span_id_hex`` (for logs) on every span kind we hand out."""
 
     __slots__ = ()
@@ -477,6 +486,7 @@ otel_trace.Span.register(NonRecordingSpan)
 
 __all__ = [
     "STATUS_BY_NAME",
+    "ApiSpan",
     "NonRecordingSpan",
     "Span",
     "SpanSink",

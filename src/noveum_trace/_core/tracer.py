@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import time
+import types
 from collections.abc import Callable, Mapping, Sequence
 from random import getrandbits
 from typing import Any, TypeVar
@@ -19,6 +20,9 @@ from noveum_trace._core.span import NonRecordingSpan, Span, SpanSink
 from noveum_trace._diagnostics.guard import internal_error
 
 F = TypeVar("F", bound=Callable[..., Any])
+# What start_span hands out: ours when recording, ids only when not sampled (or before init()),
+# or the application's SDK span wrapped with our behaviour (init(tracer_provider=...)).
+StartedSpan = Span | NonRecordingSpan | AppSdkSpan
 _MASK64 = (1 << 64) - 1
 _time_ns = time.time_ns
 # OpenTelemetry API SpanKind (INTERNAL=0 ...) to the OTLP enum (INTERNAL=1 ...)
@@ -41,7 +45,7 @@ class Tracer(otel_trace.Tracer):
         start_time: int | None = None,
         record_exception: bool = True,
         set_status_on_exception: bool = True,
-    ) -> Any:
+    ) -> StartedSpan:
         """Start a span that is not yet current; ``with`` it to make it current."""
         sink = self._provider.pipeline
         if context is not None and not isinstance(context, Context):
@@ -170,17 +174,23 @@ class CurrentSpan:
         self._name = name
         self._kwargs = kwargs
         self._end_on_exit = end_on_exit
-        self._span: Any = None
+        self._span: StartedSpan | None = None
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> StartedSpan:
         span = self._tracer.start_span(self._name, **self._kwargs)
         if type(span) is Span or type(span) is AppSdkSpan:
             span._end_on_exit = self._end_on_exit
         self._span = span
         return span.__enter__()
 
-    def __exit__(self, *exc_info: Any) -> None:
-        self._span.__exit__(*exc_info)
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        if self._span is not None:
+            self._span.__exit__(exc_type, exc, tb)
 
     def _fresh(self) -> CurrentSpan:
         return CurrentSpan(self._tracer, self._name, self._kwargs, self._end_on_exit)
