@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "privacy": 1,
     "pricing": 1,
     "reader": 1,
+    "_render": 1,  # the span-tree and value rendering the CLI and the console exporter share
     # 2 the span engine
     "_core.*": 2,
     # 3 export
