@@ -93,6 +93,13 @@ def test_otlp_endpoint_rules() -> None:
         ({"service_name": ""}, {}, "service_name"),
         ({"otlp_protocol": "grpc"}, {}, "otlp_protocol"),
         ({"otlp_endpoint": "collector:4318"}, {}, "otlp_endpoint"),
+        ({"otlp_endpoint": "http://[::1"}, {}, "otlp_endpoint"),
+        ({"otlp_endpoint": "http://collector:port"}, {}, "otlp_endpoint"),
+        ({"otlp_endpoint": "http://:4318"}, {}, "otlp_endpoint"),
+        ({"sample_rate": float("nan")}, {}, "sample_rate"),
+        ({"sample_rate": "nan"}, {}, "sample_rate"),
+        ({"flush_interval": float("inf")}, {}, "flush_interval"),
+        ({}, {"NOVEUM_TRACE_SAMPLE_RATE": "nan"}, "NOVEUM_TRACE_SAMPLE_RATE"),
         ({"exporters": [object()]}, {}, "exporters"),
         ({"log_dir": "./x"}, {}, "log_dir"),
         ({}, {"NOVEUM_TRACE_MAX_QUEUE_SIZE": "lots"}, "NOVEUM_TRACE_MAX_QUEUE_SIZE"),
@@ -142,13 +149,18 @@ def test_file_output_can_be_turned_off(tmp_path: Path, traces: Traces) -> None:
         {"OTEL_TRACES_SAMPLER": "jaeger_remote"},
         {"OTEL_BSP_MAX_QUEUE_SIZE": "lots"},
         {"OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"},
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "garbage"},
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "localhost:4318"},
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://[::1"},
+        {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "collector:4318/v1/traces"},
+        {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "nan"},
     ],
 )
 def test_other_sdks_otel_values_are_warned_about_not_fatal(
     env: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     """``OTEL_*`` is shared with every OpenTelemetry SDK in the process or pod."""
-    (variable,) = env
+    variable = sorted(env)[0]
     guard._warned.discard(f"config:{variable}")
     assert resolve({}, env=env) == Config()
     assert any(variable in record.message for record in caplog.records)
@@ -157,3 +169,24 @@ def test_other_sdks_otel_values_are_warned_about_not_fatal(
 def test_otlp_timeout_variable_is_in_milliseconds_as_the_spec_says() -> None:
     assert resolve({}, env={"OTEL_EXPORTER_OTLP_TIMEOUT": "2500"}).otlp_timeout == 2.5
     assert resolve({"otlp_timeout": 3}, env={}).otlp_timeout == 3.0  # the option: seconds
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "garbage"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318"),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "localhost:4318/v1/traces"),
+    ],
+)
+def test_init_ignores_a_bad_otel_endpoint_and_traces_to_files(
+    traces: Traces, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    """The README's promise: an invalid ``OTEL_*`` value is logged and ignored."""
+    monkeypatch.setenv(variable, value)
+    guard._warned.discard(f"config:{variable}")
+    traces.init()
+    with noveum_trace.get_tracer().start_span("still-traced"):
+        pass
+    assert [s["name"] for s in traces.spans()] == ["still-traced"]
+    assert "otlp" not in noveum_trace.get_stats()["exporters"]

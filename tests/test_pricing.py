@@ -17,6 +17,20 @@ from noveum_trace.pricing import Price, PriceTable, cost_from_attributes
 from .conftest import Traces
 
 TABLE = PriceTable.default()
+_USAGE = {
+    "input_tokens": semconv.GEN_AI_USAGE_INPUT_TOKENS,
+    "output_tokens": semconv.GEN_AI_USAGE_OUTPUT_TOKENS,
+    "cache_read_tokens": semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    "cache_write_tokens": semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    "reasoning_tokens": semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+}
+
+
+def usd(table: PriceTable, model: str, **tokens: int) -> float | None:
+    """USD for one call, the way the export worker prices a span: from its attributes."""
+    attrs: dict[str, object] = {_USAGE[name]: count for name, count in tokens.items()}
+    attrs[semconv.GEN_AI_REQUEST_MODEL] = model
+    return cost_from_attributes(attrs, table)
 
 
 # ---- the data file ----------------------------------------------------------------------
@@ -38,7 +52,7 @@ def test_bundled_file_is_dated_and_covers_the_current_families() -> None:
         "claude-3-5-sonnet", "claude-3-5-haiku", "claude-3-opus", "claude-3-sonnet",
         "claude-3-haiku",
     ]  # fmt: skip
-    missing = [name for name in required if name not in TABLE]
+    missing = [name for name in required if name not in raw["models"]]
     assert not missing
 
 
@@ -93,7 +107,7 @@ def test_dated_snapshot_with_its_own_price_beats_the_alias() -> None:
 )
 def test_unknown_models_are_never_guessed(model: str) -> None:
     assert TABLE.lookup(model) is None
-    assert TABLE.cost(model, input_tokens=10, output_tokens=10) is None
+    assert usd(TABLE, model, input_tokens=10, output_tokens=10) is None
 
 
 # ---- arithmetic ----------------------------------------------------------------------------
@@ -101,14 +115,15 @@ def test_unknown_models_are_never_guessed(model: str) -> None:
 
 def test_plain_cost() -> None:
     # gpt-4o: $2.50 in, $10 out per 1M
-    assert TABLE.cost("gpt-4o", input_tokens=1_000_000, output_tokens=500_000) == 7.5
-    assert TABLE.cost("gpt-4o", input_tokens=150, output_tokens=75) == pytest.approx(0.001125)
+    assert usd(TABLE, "gpt-4o", input_tokens=1_000_000, output_tokens=500_000) == 7.5
+    assert usd(TABLE, "gpt-4o", input_tokens=150, output_tokens=75) == pytest.approx(0.001125)
 
 
 def test_cached_input_is_priced_at_its_own_rates() -> None:
     # claude-3-5-sonnet: in 3, out 15, cache read 0.30, cache write 3.75. OpenTelemetry's
     # input_tokens includes both cache parts: 1000 = 200 plain + 500 read + 300 written.
-    cost = TABLE.cost(
+    cost = usd(
+        TABLE,
         "claude-3-5-sonnet-20241022",
         input_tokens=1000,
         output_tokens=100,
@@ -118,21 +133,21 @@ def test_cached_input_is_priced_at_its_own_rates() -> None:
     expected = (200 * 3 + 500 * 0.30 + 300 * 3.75 + 100 * 15) / 1e6
     assert cost == pytest.approx(expected, rel=1e-12)
     # gpt-4o has no cache-write price: written tokens are billed as plain input.
-    openai = TABLE.cost("gpt-4o", input_tokens=1000, output_tokens=0, cache_read_tokens=400)
+    openai = usd(TABLE, "gpt-4o", input_tokens=1000, output_tokens=0, cache_read_tokens=400)
     assert openai == pytest.approx((600 * 2.5 + 400 * 1.25) / 1e6, rel=1e-12)
 
 
 def test_reasoning_tokens_default_to_the_output_rate_and_can_have_their_own() -> None:
     # output_tokens includes reasoning: without a reasoning rate the split changes nothing.
-    with_reasoning = TABLE.cost("o3", input_tokens=0, output_tokens=1000, reasoning_tokens=800)
-    assert with_reasoning == TABLE.cost("o3", input_tokens=0, output_tokens=1000)
+    with_reasoning = usd(TABLE, "o3", input_tokens=0, output_tokens=1000, reasoning_tokens=800)
+    assert with_reasoning == usd(TABLE, "o3", input_tokens=0, output_tokens=1000)
     table = TABLE.with_overrides({"o3": {"reasoning": 4.0}})
-    cost = table.cost("o3", input_tokens=0, output_tokens=1000, reasoning_tokens=800)
+    cost = usd(table, "o3", input_tokens=0, output_tokens=1000, reasoning_tokens=800)
     assert cost == pytest.approx((200 * 8 + 800 * 4) / 1e6, rel=1e-12)
 
 
 def test_parts_larger_than_the_total_never_give_a_negative_charge() -> None:
-    cost = TABLE.cost("gpt-4o", input_tokens=10, output_tokens=5, cache_read_tokens=50)
+    cost = usd(TABLE, "gpt-4o", input_tokens=10, output_tokens=5, cache_read_tokens=50)
     assert cost is not None and cost > 0
 
 
@@ -172,7 +187,7 @@ def test_overrides_add_models_and_merge_into_known_ones(tmp_path: Path) -> None:
     path = tmp_path / "prices.json"
     path.write_text(json.dumps({"models": {"other-llm": {"input": 5, "output": 6}}}))
     from_file = TABLE.with_overrides(str(path))
-    assert from_file.cost("other-llm", input_tokens=1_000_000, output_tokens=0) == 5.0
+    assert usd(from_file, "other-llm", input_tokens=1_000_000, output_tokens=0) == 5.0
     assert TABLE.with_overrides(path).lookup("other-llm") is not None
 
 

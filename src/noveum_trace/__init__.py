@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from opentelemetry import trace as _otel_trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -25,16 +27,21 @@ from noveum_trace import _config
 from noveum_trace._core.tracer import PROVIDER, Tracer, TracerProvider
 from noveum_trace._diagnostics.guard import internal_error as _internal_error
 from noveum_trace._diagnostics.stats import STATS
-from noveum_trace._pipeline import Pipeline, run_before_shutdown
+from noveum_trace._pipeline import Pipeline, run_before_shutdown, running
 from noveum_trace._version import __version__ as __version__
+from noveum_trace.export.base import Exporter
+from noveum_trace.pricing import PriceOverrides
+from noveum_trace.privacy import RedactSpec
 from noveum_trace.reader import read_traces
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+# The documented API (README, "API"); everything else here is an implementation detail.
 __all__ = [
     "SpanKind",
     "Status",
     "StatusCode",
-    "Tracer",
-    "TracerProvider",
     "flush",
     "get_current_span",
     "get_stats",
@@ -45,13 +52,49 @@ __all__ = [
     "shutdown",
 ]
 
+
+class InitOptions(TypedDict, total=False):
+    """The options of ``init()`` beyond its two positional ones, typed for the type checker
+    (README, "Options", says what each does). ``None`` means "not given"."""
+
+    service_version: str | None
+    resource_attributes: Mapping[str, Any] | str | None
+    file_export: bool | None
+    console: bool | None
+    capture_content: bool | None
+    redact: RedactSpec
+    max_content_length: int | None
+    max_attribute_length: int | None
+    max_attributes: int | None
+    max_events: int | None
+    sample_rate: float | None
+    max_queue_size: int | None
+    max_export_batch_size: int | None
+    flush_interval: float | None
+    max_file_bytes: int | None
+    stream_chunk_events: bool | None
+    openai_include_usage: bool | None
+    semconv_latest: bool | None
+    prices: PriceOverrides | None
+    register_global: bool | None
+    tracer_provider: _otel_trace.TracerProvider | None
+    exporters: Sequence[Exporter] | Exporter | None
+    otlp_endpoint: str | None
+    otlp_headers: Mapping[str, str] | str | None
+    otlp_protocol: Literal["http/protobuf", "http/json"] | None
+    otlp_timeout: float | None
+    otlp_compression: Literal["gzip", "none"] | None
+
+
 _lock = threading.Lock()
 _hooks_installed = False
 _SHUTDOWN_TIMEOUT = 5.0
 
 
 def init(
-    service_name: str | None = None, log_directory: str | None = None, **options: Any
+    service_name: str | None = None,
+    log_directory: str | os.PathLike[str] | None = None,
+    **options: Unpack[InitOptions],
 ) -> TracerProvider:
     """Start tracing. Options: arguments, then ``NOVEUM_TRACE_*``/``OTEL_*``, then defaults.
 
@@ -60,15 +103,16 @@ def init(
     written twice. Spans still open at that moment are exported by the new pipeline.
     Raises ``ValueError`` naming the option when an option is invalid.
     """
+    given: dict[str, Any] = dict(options)
     if service_name is not None:
-        options["service_name"] = service_name
+        given["service_name"] = service_name
     if log_directory is not None:
-        options["log_directory"] = log_directory
-    config = _config.resolve(options)
+        given["log_directory"] = log_directory
+    config = _config.resolve(given)
     pipeline = Pipeline(config)
     global _hooks_installed
     with _lock:
-        previous = PROVIDER.pipeline
+        previous = running()
         PROVIDER.pipeline = pipeline
         if previous is not None:
             previous.retire(pipeline, _SHUTDOWN_TIMEOUT)
@@ -98,14 +142,14 @@ def get_tracer_provider() -> TracerProvider:
     return PROVIDER
 
 
-def get_current_span() -> Any:
+def get_current_span() -> _otel_trace.Span:
     """The current span (ours or any OpenTelemetry span), or an invalid span when none."""
     return _otel_trace.get_current_span()
 
 
 def flush(timeout: float = _SHUTDOWN_TIMEOUT) -> bool:
     """Export every span ended so far. True when done within ``timeout`` seconds."""
-    pipeline = PROVIDER.pipeline
+    pipeline = running()
     if pipeline is None:
         return True
     try:
@@ -117,10 +161,10 @@ def flush(timeout: float = _SHUTDOWN_TIMEOUT) -> bool:
 
 def shutdown(timeout: float = _SHUTDOWN_TIMEOUT) -> bool:
     """Flush and stop. Later spans are non-recording until ``init()`` is called again."""
-    if PROVIDER.pipeline is not None:
+    if running() is not None:
         run_before_shutdown()  # open instrumentation spans end into the pipeline still running
     with _lock:
-        pipeline, PROVIDER.pipeline = PROVIDER.pipeline, None
+        pipeline, PROVIDER.pipeline = running(), None
     if pipeline is None:
         return True
     try:
@@ -133,7 +177,7 @@ def shutdown(timeout: float = _SHUTDOWN_TIMEOUT) -> bool:
 def get_stats() -> dict[str, Any]:
     """Counters: spans exported per exporter, dropped spans and why, internal errors, ..."""
     stats = STATS.snapshot()
-    pipeline = PROVIDER.pipeline
+    pipeline = running()
     stats["initialized"] = pipeline is not None
     stats["queue_size"] = len(pipeline.worker.queue) if pipeline is not None else 0
     return stats
@@ -144,9 +188,28 @@ def _at_exit() -> None:
 
 
 def _after_fork_in_child() -> None:
-    pipeline = PROVIDER.pipeline
+    pipeline = running()
     if pipeline is not None:
         try:
             pipeline.after_fork()
+            _flush_at_multiprocessing_exit()
         except Exception as exc:
             _internal_error("fork", exc)
+
+
+def _flush_at_multiprocessing_exit() -> None:
+    """A ``multiprocessing`` child leaves through ``os._exit``: atexit never runs there, but
+    multiprocessing's finalizers do. Its bootstrap first drops the finalizers inherited from
+    the parent, then runs its after-fork callbacks: ours registers the finalizer from there.
+    (An app that forks with multiprocessing has imported it by now; we never import it.)"""
+    if "multiprocessing.util" in sys.modules:
+        import multiprocessing.util
+
+        multiprocessing.util.register_after_fork(_at_exit, _register_exit_finalizer)
+
+
+def _register_exit_finalizer(_: object) -> None:
+    import multiprocessing.util
+
+    # Negative priority: after multiprocessing has sent the child's results to the parent.
+    multiprocessing.util.Finalize(None, _at_exit, exitpriority=-10)

@@ -6,15 +6,34 @@ the README table, the validation and the precedence rule cannot drift apart.
 
 from __future__ import annotations
 
+import math
 import os
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+from opentelemetry.trace import TracerProvider
 
 from noveum_trace._diagnostics.guard import warn_once
+from noveum_trace.pricing import PriceOverrides
+from noveum_trace.privacy import RedactSpec
 
 DEFAULT_LOG_DIRECTORY = "./traces"
+
+
+class ExporterShape(Protocol):
+    """An exporter, as this module can see one: ``exporters=`` takes
+    ``noveum_trace.export.base.Exporter`` objects, whose ``batch`` is an ``EncodedBatch``.
+    (Configuration sits below the export layer, so it checks their shape only.)"""
+
+    name: str
+
+    def export(self, batch: Any) -> None: ...
+
+    def flush(self, timeout: float) -> bool: ...
+
+    def shutdown(self, timeout: float) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -26,7 +45,7 @@ class Config:
     file_export: bool = True
     console: bool = False
     capture_content: bool = True
-    redact: Any = None
+    redact: RedactSpec = None
     max_content_length: int = 65536
     max_attribute_length: int = 16384
     max_attributes: int = 128
@@ -39,10 +58,10 @@ class Config:
     stream_chunk_events: bool = False
     openai_include_usage: bool = False
     semconv_latest: bool = False
-    prices: Any = None
+    prices: PriceOverrides | None = None
     register_global: bool = True
-    tracer_provider: Any = None
-    exporters: tuple[Any, ...] = ()
+    tracer_provider: TracerProvider | None = None
+    exporters: tuple[ExporterShape, ...] = ()
     otlp_endpoint: str | None = None
     otlp_headers: Mapping[str, str] = field(default_factory=dict)
     otlp_protocol: str = "http/protobuf"
@@ -74,6 +93,10 @@ def _number(kind: type, low: float, high: float | None = None) -> Callable[[Any,
             raise ValueError(
                 f"noveum_trace: option {name!r} must be a {kind.__name__}, got {value!r}"
             ) from None
+        if not math.isfinite(number):  # nan passes every comparison below
+            raise ValueError(
+                f"noveum_trace: option {name!r} must be a finite number, got {value!r}"
+            )
         if number < low or (high is not None and number > high):
             bound = f"between {low} and {high}" if high is not None else f">= {low}"
             raise ValueError(f"noveum_trace: option {name!r} must be {bound}, got {value!r}")
@@ -92,6 +115,21 @@ def _str(value: Any, name: str) -> str:
 
 def _optional_str(value: Any, name: str) -> str | None:
     return None if value is None else _str(value, name)
+
+
+def _url(value: Any, name: str) -> str:
+    """An http(s) URL with a host (and a numeric port, if any)."""
+    text = _str(value, name)
+    try:
+        parsed = urllib.parse.urlsplit(text)
+        parsed.port  # noqa: B018 -- parses the port: raises ValueError when it is not a number
+    except ValueError as exc:
+        raise ValueError(
+            f"noveum_trace: option {name!r} is not a valid URL ({exc}): {text!r}"
+        ) from None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError(f"noveum_trace: option {name!r} must be an http(s) URL, got {text!r}")
+    return text
 
 
 def _choice(*allowed: str) -> Callable[[Any, str], str]:
@@ -133,7 +171,7 @@ def _any(value: Any, name: str) -> Any:
     return value
 
 
-def _exporters(value: Any, name: str) -> tuple[Any, ...]:
+def _exporters(value: Any, name: str) -> tuple[ExporterShape, ...]:
     items = tuple(value) if isinstance(value, (list, tuple)) else (value,)
     for item in items:
         if not all(
@@ -188,7 +226,7 @@ _OPTIONS: dict[str, tuple[tuple[str, ...], Callable[[Any, str], Any]]] = {
     "register_global": (("NOVEUM_TRACE_REGISTER_GLOBAL",), _bool),
     "tracer_provider": ((), _any),
     "exporters": ((), _exporters),
-    "otlp_endpoint": (("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"), _any),
+    "otlp_endpoint": (("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"), _url),
     "otlp_headers": (
         ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"),
         _key_values,
@@ -228,19 +266,14 @@ def _sampler_from_env(env: Mapping[str, str]) -> float | None:
     )
 
 
-def _otlp_endpoint(value: Any, from_signal_env: bool) -> str | None:
-    """A base endpoint gets ``/v1/traces`` appended; a per-signal one is used as given."""
-    if value is None:
-        return None
-    text = _str(value, "otlp_endpoint")
-    parsed = urllib.parse.urlparse(text)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ValueError(
-            f"noveum_trace: option 'otlp_endpoint' must be an http(s) URL, got {text!r}"
-        )
-    if from_signal_env or parsed.path.rstrip("/").endswith("/v1/traces"):
-        return text
-    return text.rstrip("/") + "/v1/traces"
+def _otlp_endpoint(url: str, from_signal_env: bool) -> str:
+    """A base endpoint gets ``/v1/traces`` appended; a per-signal one is used as given.
+
+    ``url`` has passed ``_url``: a bad ``OTEL_*`` endpoint was warned about and ignored there,
+    like any other shared variable, and a bad argument raised naming the option."""
+    if from_signal_env or urllib.parse.urlsplit(url).path.rstrip("/").endswith("/v1/traces"):
+        return url
+    return url.rstrip("/") + "/v1/traces"
 
 
 # The OTLP spec gives these in milliseconds; our ``otlp_timeout`` option is in seconds.

@@ -76,6 +76,8 @@ def build_exporters(config: Config) -> list[Exporter]:
 
 
 class Pipeline:
+    """Satisfies the span engine's ``SpanSink``: ``PROVIDER.pipeline`` holds the running one."""
+
     def __init__(self, config: Config) -> None:
         self.config = config
         self.max_attribute_length = config.max_attribute_length
@@ -83,7 +85,7 @@ class Pipeline:
         self.max_events = config.max_events
         self.sample_threshold = int(config.sample_rate * (1 << 64))
         # With an application's own SDK provider, spans are created and exported there.
-        self.app_provider: Any = config.tracer_provider
+        self.app_provider = config.tracer_provider
         self.policy = _policy(config)
         self.prices = PriceTable.default().with_overrides(config.prices)
         self.encoder = Encoder(_resource(config), _cost_hook(self.prices))
@@ -110,11 +112,17 @@ class Pipeline:
 _DEFAULTS = Config()
 
 
+def running() -> Pipeline | None:
+    """The running pipeline: the sink ``init()`` gave the provider, or None."""
+    sink = PROVIDER.pipeline
+    return sink if isinstance(sink, Pipeline) else None
+
+
 def active_config() -> Config:
     """The configuration in force: the running pipeline's, or the defaults before ``init()``.
 
     The one source: ``init()`` swaps the pipeline, and with it the configuration."""
-    pipeline = PROVIDER.pipeline
+    pipeline = running()
     return pipeline.config if pipeline is not None else _DEFAULTS
 
 

@@ -85,6 +85,10 @@ _UNPRICED_VARIANT_WORDS = frozenset(
 _MEMO_LIMIT = 4096
 
 
+# ``init(prices=...)``: model -> rates (``Price`` fields), or a JSON file (path or inline text).
+PriceOverrides = Mapping[str, Mapping[str, float | str | None]] | str | os.PathLike[str]
+
+
 def _bad(message: str) -> ValueError:
     return ValueError(f"noveum_trace: option 'prices' {message}")
 
@@ -155,9 +159,7 @@ class PriceTable:
             cls._default = cls({name: _price_from(name, e, None) for name, e in models.items()})
         return cls._default
 
-    def with_overrides(
-        self, overrides: Mapping[str, Mapping[str, float | str]] | str | os.PathLike[str] | None
-    ) -> PriceTable:
+    def with_overrides(self, overrides: PriceOverrides | None) -> PriceTable:
         """A new table with ``overrides`` (a mapping or a JSON file) added or merged in.
 
         An override of a known model may give only some fields; a new model needs at least
@@ -172,9 +174,6 @@ class PriceTable:
                 raise _bad("has an empty model name")
             merged[key] = _price_from(key, entry, merged.get(key))
         return PriceTable(merged)
-
-    def __contains__(self, model: str) -> bool:
-        return model.lower() in self._prices
 
     def lookup(self, model: str) -> Price | None:
         """The price for ``model``, or None when it is not known.
@@ -220,24 +219,6 @@ class PriceTable:
                     return None
                 return prices[candidate]
         return None
-
-    def cost(
-        self,
-        model: str,
-        *,
-        input_tokens: int,
-        output_tokens: int,
-        cache_read_tokens: int = 0,
-        cache_write_tokens: int = 0,
-        reasoning_tokens: int = 0,
-    ) -> float | None:
-        """USD for one call, or None for an unknown model. See the module docstring."""
-        price = self.lookup(model)
-        if price is None:
-            return None
-        return price.usd(
-            input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens
-        )
 
 
 def _tokens(value: object) -> int | None:

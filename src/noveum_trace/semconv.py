@@ -15,7 +15,6 @@ from typing import Final
 GEN_AI_SYSTEM: Final = "gen_ai.system"  # the guide's name; kept beside provider.name
 GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
 GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
-GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
 GEN_AI_OUTPUT_TYPE: Final = "gen_ai.output.type"
 
 # --- GenAI: request ------------------------------------------------------------
@@ -98,7 +97,6 @@ EXCEPTION_ESCAPED: Final = "exception.escaped"
 
 # --- Values --------------------------------------------------------------------
 OPERATION_CHAT: Final = "chat"
-OPERATION_TEXT_COMPLETION: Final = "text_completion"
 OPERATION_EMBEDDINGS: Final = "embeddings"
 OPERATION_COUNT_TOKENS: Final = "count_tokens"  # not in semconv; anthropic's messages.count_tokens
 PROVIDER_OPENAI: Final = "openai"

@@ -10,28 +10,33 @@ from __future__ import annotations
 
 import types
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Status, StatusCode
 
 from noveum_trace import semconv
 from noveum_trace._core import context as ctx
-from noveum_trace._core.span import _STORED, STATUS_BY_NAME, clean_value, exception_attributes
+from noveum_trace._core.span import (
+    _STORED,
+    STATUS_BY_NAME,
+    ApiSpan,
+    SpanSink,
+    clean_value,
+    error_description,
+    exception_attributes,
+)
 from noveum_trace._core.values import _DROP
 from noveum_trace._diagnostics.guard import internal_error
 from noveum_trace.pricing import span_cost
 from noveum_trace.privacy import mask_secrets
 
-if TYPE_CHECKING:
-    from noveum_trace._pipeline import Pipeline
 
+class AppSdkSpan(ApiSpan):
+    __slots__ = ("_end_on_exit", "_sink", "_span", "_token")
 
-class AppSdkSpan:
-    __slots__ = ("_end_on_exit", "_rt", "_span", "_token")
-
-    def __init__(self, rt: Pipeline, span: Any) -> None:
-        self._rt = rt
+    def __init__(self, sink: SpanSink, span: otel_trace.Span) -> None:
+        self._sink = sink
         self._span = span
         self._token: object = None
         self._end_on_exit = True
@@ -40,7 +45,7 @@ class AppSdkSpan:
         out: dict[str, Any] = {}
         for key, value in attributes.items():
             text_key = str(key)
-            value = clean_value(self._rt, text_key, value, out)  # the same rules as our spans
+            value = clean_value(self._sink, text_key, value, out)  # the same rules as our spans
             if value is not _STORED and value is not _DROP:
                 out[text_key] = value
         # The SDK's exporters never pass through our encoder: mask secrets here instead.
@@ -102,12 +107,24 @@ class AppSdkSpan:
         try:
             attributes = getattr(self._span, "attributes", None)
             if isinstance(attributes, Mapping) and self._span.is_recording():
-                cost = span_cost(attributes, self._rt.prices)
+                cost = span_cost(attributes, self._sink.prices)
                 if cost is not None:
                     self._span.set_attribute(semconv.GEN_AI_USAGE_COST, cost)
         except Exception as exc:
             internal_error("app_sdk.cost", exc)
         self._span.end(end_time)
+
+    def get_span_context(self) -> otel_trace.SpanContext:
+        return self._span.get_span_context()
+
+    def is_recording(self) -> bool:
+        return self._span.is_recording()
+
+    def update_name(self, name: str) -> None:
+        self._span.update_name(name)
+
+    def add_link(self, context: otel_trace.SpanContext, attributes: Any = None) -> None:
+        self._span.add_link(context, attributes)
 
     @property
     def trace_id_hex(self) -> str:
@@ -117,7 +134,7 @@ class AppSdkSpan:
     def span_id_hex(self) -> str:
         return f"{self._span.get_span_context().span_id:016x}"
 
-    def __getattr__(self, name: str) -> Any:  # record_exception, end, get_span_context, ...
+    def __getattr__(self, name: str) -> Any:  # the SDK span's extras: attributes, events, ...
         return getattr(self._span, name)
 
     def __enter__(self) -> AppSdkSpan:
@@ -136,11 +153,14 @@ class AppSdkSpan:
         try:
             if exc is not None and self._span.is_recording():
                 self.record_exception(exc, escaped=True)
-                self.set_status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
-            if self._end_on_exit:
-                self.end()
+                self.set_status(StatusCode.ERROR, error_description(exc))
         except Exception as failure:
-            internal_error("app_sdk.end", failure)
+            internal_error("app_sdk.exit", failure)
+        if self._end_on_exit:  # whatever failed above, the span still ends
+            try:
+                self.end()
+            except Exception as failure:
+                internal_error("app_sdk.end", failure)
 
 
 otel_trace.Span.register(AppSdkSpan)

@@ -7,29 +7,22 @@ configured runtime goes through the public API.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
-from opentelemetry.trace.propagation import _SPAN_KEY
 
+from noveum_trace._compat.otel import CONTEXT_VAR, SPAN_KEY
 from noveum_trace._diagnostics.guard import internal_error
 
-_runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
-_var: ContextVar[Context] | None = getattr(_runtime, "_current_context", None)
-if not isinstance(_var, ContextVar):
-    _var = None
-
-SPAN_KEY = _SPAN_KEY
-CONTEXT_VAR = _var  # None when a non-contextvars runtime context is configured
+_var = CONTEXT_VAR  # None when a non-contextvars runtime context is configured
 
 
 def span_in(context: Context | None) -> Any:
     """The span stored in ``context`` (the current one when None), or None."""
     if context is None:
         context = _var.get() if _var is not None else otel_context.get_current()
-    return context.get(_SPAN_KEY)
+    return context.get(SPAN_KEY)
 
 
 def attach_span(span: Any) -> object:
@@ -37,9 +30,9 @@ def attach_span(span: Any) -> object:
         if _var is not None:
             current = _var.get()
             new = Context(current)
-            dict.__setitem__(new, _SPAN_KEY, span)  # Context forbids item assignment; we own `new`
+            dict.__setitem__(new, SPAN_KEY, span)  # Context forbids item assignment; we own `new`
             return _var.set(new)
-        return otel_context.attach(otel_context.set_value(_SPAN_KEY, span))
+        return otel_context.attach(otel_context.set_value(SPAN_KEY, span))
     except Exception as exc:
         internal_error("context.attach", exc)
         return None

@@ -11,7 +11,7 @@ import time
 import traceback
 import types
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry import trace as otel_trace
 from opentelemetry.context import Context
@@ -20,15 +20,48 @@ from opentelemetry.trace.span import TraceState
 from opentelemetry.util import types as otel_types
 
 from noveum_trace import semconv
+from noveum_trace._compat import otel as otel_internals
 from noveum_trace._core import context as ctx
-from noveum_trace._core.values import _DROP, coerce, to_json, truncate, type_name
+from noveum_trace._core.values import _DROP, coerce, safe_str, to_json, truncate, type_name
 from noveum_trace._diagnostics.guard import internal_error
 
 if TYPE_CHECKING:
-    from noveum_trace._pipeline import Pipeline
+    from noveum_trace.pricing import PriceTable
+    from noveum_trace.privacy import ContentPolicy
+
+
+class SpanSink(Protocol):
+    """What the span engine needs from the layer above: the pipeline ``init()`` builds.
+
+    The engine reads the limits, the content policy, the sampler's threshold and the prices
+    from it, and hands every ended span to ``submit``; it knows nothing else about the
+    pipeline (no config, no export), so ``_core`` depends on nothing above it.
+    """
+
+    @property
+    def max_attribute_length(self) -> int: ...
+    @property
+    def max_attributes(self) -> int: ...
+    @property
+    def max_events(self) -> int: ...
+    @property
+    def sample_threshold(self) -> int:
+        """A root span is sampled when the low 64 bits of its trace id are below this."""
+
+    @property
+    def policy(self) -> ContentPolicy: ...
+    @property
+    def prices(self) -> PriceTable: ...
+    @property
+    def app_provider(self) -> otel_trace.TracerProvider | None:
+        """The application's own SDK provider (``init(tracer_provider=...)``), or None."""
+
+    def submit(self, span: Span) -> None:
+        """Take an ended span. Called on the application's thread: must never block."""
+
 
 _time_ns = time.time_ns
-_SPAN_KEY = ctx.SPAN_KEY
+_CURRENT_SPAN = otel_internals.SPAN_KEY
 _CONTENT_KEYS = semconv.CONTENT_KEYS
 STATUS_BY_NAME = {"unset": 0, "ok": 1, "error": 2}  # the guide's set_status("error", msg)
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
@@ -38,13 +71,9 @@ _UNSAMPLED = TraceFlags(TraceFlags.DEFAULT)
 def exception_attributes(exception: BaseException, escaped: bool = False) -> dict[str, Any]:
     """The attributes of an ``exception`` event (OpenTelemetry semantic conventions)."""
     kind = type(exception)
-    try:
-        message = str(exception)
-    except Exception:
-        message = f"<unprintable {kind.__qualname__}>"
     event: dict[str, Any] = {
         semconv.EXCEPTION_TYPE: type_name(exception),
-        semconv.EXCEPTION_MESSAGE: message,
+        semconv.EXCEPTION_MESSAGE: safe_str(exception),
         semconv.EXCEPTION_STACKTRACE: "".join(
             traceback.format_exception(kind, exception, exception.__traceback__)
         ),
@@ -54,18 +83,24 @@ def exception_attributes(exception: BaseException, escaped: bool = False) -> dic
     return event
 
 
+def error_description(exception: BaseException) -> str:
+    """The status description of a span an exception escaped: ``Type: message``."""
+    return f"{type(exception).__name__}: {safe_str(exception)}"
+
+
 _STORED: Any = object()  # clean_value already stored it (content) or dropped it by policy
 
 
-def clean_value(rt: Pipeline, key: str, value: Any, target: dict[str, Any]) -> Any:
+def clean_value(sink: SpanSink, key: str, value: Any, target: dict[str, Any]) -> Any:
     """``value`` made fit to record under ``key``: coerced and cut to the length limit, or
     ``_DROP``. A content key's value goes through the content policy (capture switch,
     redaction, truncation with a ``<key>.truncated`` marker) and is stored in ``target``
     right here; that returns ``_STORED``."""
     if type(value) is str:
         if key in _CONTENT_KEYS:
-            return _store_content(rt, key, value, target)
-        return value if len(value) <= rt.max_attribute_length else value[: rt.max_attribute_length]
+            return _store_content(sink, key, value, target)
+        limit = sink.max_attribute_length
+        return value if len(value) <= limit else value[:limit]
     if type(value) in (int, float, bool) and (
         type(value) is not int or -9223372036854775808 <= value <= 9223372036854775807
     ):
@@ -73,12 +108,12 @@ def clean_value(rt: Pipeline, key: str, value: Any, target: dict[str, Any]) -> A
     if key in _CONTENT_KEYS and value is not None:
         text = value if isinstance(value, str) else to_json(value)
         if text is not _DROP:
-            return _store_content(rt, key, text, target)
-    return coerce(value, rt.max_attribute_length)
+            return _store_content(sink, key, text, target)
+    return coerce(value, sink.max_attribute_length)
 
 
-def _store_content(rt: Pipeline, key: str, text: str, target: dict[str, Any]) -> Any:
-    kept, truncated = rt.policy.apply(text)
+def _store_content(sink: SpanSink, key: str, text: str, target: dict[str, Any]) -> Any:
+    kept, truncated = sink.policy.apply(text)
     if kept is not None:
         target[key] = kept
         if truncated:
@@ -94,7 +129,16 @@ def _timestamp_ns(value: Any) -> int:
     return int(number * 1e9) if number < 1e11 else int(number)
 
 
-class _HexIds:
+if TYPE_CHECKING:
+    # What ``otel_trace.Span.register`` (at the end of this module) tells ``isinstance``, told
+    # to the type checker, which then checks every method against the OpenTelemetry interface.
+    # Not a real base: it has no ``__slots__``, so every span would carry an instance dict.
+    ApiSpan = otel_trace.Span
+else:
+    ApiSpan = object
+
+
+class _HexIds(ApiSpan):
     """``trace_id_hex`` / ``span_id_hex`` (for logs) on every span kind we hand out."""
 
     __slots__ = ()
@@ -117,7 +161,7 @@ class Span(_HexIds):
         "_ctx_token",
         "_end_on_exit",
         "_last_exception",
-        "_rt",
+        "_sink",
         "_span_context",
         "attributes",
         "dropped",
@@ -142,7 +186,7 @@ class Span(_HexIds):
 
     def __init__(
         self,
-        rt: Pipeline,
+        sink: SpanSink,
         scope: tuple[str, str | None],
         name: str,
         trace_id: int,
@@ -151,7 +195,7 @@ class Span(_HexIds):
         kind: int,
         start_ns: int,
     ) -> None:
-        self._rt = rt
+        self._sink = sink
         self.scope = scope
         self.name = name
         self.trace_id = trace_id
@@ -182,10 +226,10 @@ class Span(_HexIds):
         """Store ``value`` under ``key`` in ``target`` after coercion, limits and privacy."""
         if type(key) is not str:
             key = str(key)
-        value = clean_value(self._rt, key, value, target)
+        value = clean_value(self._sink, key, value, target)
         if value is _STORED:
             return
-        if value is _DROP or (len(target) >= self._rt.max_attributes and key not in target):
+        if value is _DROP or (len(target) >= self._sink.max_attributes and key not in target):
             self.dropped += 1
             return
         target[key] = value
@@ -199,12 +243,12 @@ class Span(_HexIds):
             and key not in _CONTENT_KEYS
             and not self.end_ns
         ):
-            rt = self._rt
+            sink = self._sink
             attrs = self.attributes
             if (
-                (kind is not str or len(value) <= rt.max_attribute_length)
+                (kind is not str or len(value) <= sink.max_attribute_length)
                 and (kind is not int or -9223372036854775808 <= value <= 9223372036854775807)
-                and (len(attrs) < rt.max_attributes or key in attrs)
+                and (len(attrs) < sink.max_attributes or key in attrs)
             ):
                 attrs[key] = value
                 return
@@ -238,7 +282,7 @@ class Span(_HexIds):
             events = self.events
             if events is None:
                 events = self.events = []
-            elif len(events) >= self._rt.max_events:
+            elif len(events) >= self._sink.max_events:
                 self.dropped_events += 1
                 return
             clean: dict[str, Any] = {}
@@ -302,7 +346,7 @@ class Span(_HexIds):
                     return
             self.status_code = code
             if code == 2 and description is not None:
-                self.status_message = truncate(str(description), self._rt.max_attribute_length)
+                self.status_message = truncate(str(description), self._sink.max_attribute_length)
             elif code != 2:
                 self.status_message = ""
         except Exception as exc:
@@ -333,17 +377,17 @@ class Span(_HexIds):
         try:
             end_ns = _time_ns() if end_time is None else _timestamp_ns(end_time)
             self.end_ns = end_ns if end_ns > 0 else 1
-            self._rt.submit(self)
+            self._sink.submit(self)
         except Exception as exc:
             internal_error("span.end", exc)
 
     # ---- context management: `with span:` makes it current --------------------------
 
     def __enter__(self) -> Span:
-        var = ctx.CONTEXT_VAR
+        var = otel_internals.CONTEXT_VAR
         if var is not None:  # inlined ctx.attach_span: this is the hottest path there is
             context = Context(var.get())
-            dict.__setitem__(context, _SPAN_KEY, self)
+            dict.__setitem__(context, _CURRENT_SPAN, self)
             self._ctx_token = var.set(context)
         else:
             self._ctx_token = ctx.attach_span(self)
@@ -366,7 +410,7 @@ class Span(_HexIds):
                 self.record_exception(exc, escaped=True)
             self._last_exception = None  # do not keep the traceback alive in the queue
             if self.set_status_on_exc and self.status_code == 0:
-                self.set_status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
+                self.set_status(StatusCode.ERROR, error_description(exc))
         if self._end_on_exit:
             self.end()
 
@@ -440,4 +484,13 @@ otel_trace.Span.register(Span)
 otel_trace.Span.register(NonRecordingSpan)
 
 
-__all__ = ["STATUS_BY_NAME", "NonRecordingSpan", "Span", "clean_value", "exception_attributes"]
+__all__ = [
+    "STATUS_BY_NAME",
+    "ApiSpan",
+    "NonRecordingSpan",
+    "Span",
+    "SpanSink",
+    "clean_value",
+    "error_description",
+    "exception_attributes",
+]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 import inspect
 import time
+import types
 from collections.abc import Callable, Mapping, Sequence
 from random import getrandbits
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from opentelemetry import trace as otel_trace
 from opentelemetry.context import Context
@@ -15,13 +16,13 @@ from opentelemetry.trace import Link, SpanKind
 
 from noveum_trace._core.app_sdk import AppSdkSpan
 from noveum_trace._core.context import span_in
-from noveum_trace._core.span import NonRecordingSpan, Span
+from noveum_trace._core.span import NonRecordingSpan, Span, SpanSink
 from noveum_trace._diagnostics.guard import internal_error
 
-if TYPE_CHECKING:
-    from noveum_trace._pipeline import Pipeline
-
 F = TypeVar("F", bound=Callable[..., Any])
+# What start_span hands out: ours when recording, ids only when not sampled (or before init()),
+# or the application's SDK span wrapped with our behaviour (init(tracer_provider=...)).
+StartedSpan = Span | NonRecordingSpan | AppSdkSpan
 _MASK64 = (1 << 64) - 1
 _time_ns = time.time_ns
 # OpenTelemetry API SpanKind (INTERNAL=0 ...) to the OTLP enum (INTERNAL=1 ...)
@@ -44,18 +45,18 @@ class Tracer(otel_trace.Tracer):
         start_time: int | None = None,
         record_exception: bool = True,
         set_status_on_exception: bool = True,
-    ) -> Any:
+    ) -> StartedSpan:
         """Start a span that is not yet current; ``with`` it to make it current."""
-        rt = self._provider.pipeline
+        sink = self._provider.pipeline
         if context is not None and not isinstance(context, Context):
             # start_span(name, {"k": v}): attributes passed where OpenTelemetry puts `context`
             if attributes is None and isinstance(context, Mapping):
                 attributes = context
             context = None
-        if rt is not None and rt.app_provider is not None:
+        if sink is not None and sink.app_provider is not None:
             return AppSdkSpan(
-                rt,
-                rt.app_provider.get_tracer(*self._scope).start_span(
+                sink,
+                sink.app_provider.get_tracer(*self._scope).start_span(
                     name,
                     context,
                     kind,
@@ -78,19 +79,19 @@ class Tracer(otel_trace.Tracer):
         elif parent is None:
             trace_id = getrandbits(128) or 1
             parent_id = 0
-            sampled = rt is not None and (trace_id & _MASK64) < rt.sample_threshold
+            sampled = sink is not None and (trace_id & _MASK64) < sink.sample_threshold
         elif parent_type is NonRecordingSpan:
             trace_id = parent.trace_id
             parent_id = parent.span_id
             sampled = False
             trace_state = parent.trace_state
         else:  # another OpenTelemetry implementation's span, or a remote parent
-            trace_id, parent_id, sampled, remote, trace_state = _foreign_parent(parent, rt)
+            trace_id, parent_id, sampled, remote, trace_state = _foreign_parent(parent, sink)
         span_id = getrandbits(64) or 1
-        if rt is None or not sampled:
+        if sink is None or not sampled:
             return NonRecordingSpan(trace_id, span_id, trace_state)
         span = Span(
-            rt,
+            sink,
             self._scope,
             name if type(name) is str else str(name),
             trace_id,
@@ -143,7 +144,7 @@ class Tracer(otel_trace.Tracer):
         )
 
 
-def _foreign_parent(parent: Any, rt: Pipeline | None) -> tuple[int, int, bool, bool, Any]:
+def _foreign_parent(parent: Any, sink: SpanSink | None) -> tuple[int, int, bool, bool, Any]:
     try:
         context = parent.get_span_context()
         if context is not None and context.is_valid:
@@ -157,7 +158,8 @@ def _foreign_parent(parent: Any, rt: Pipeline | None) -> tuple[int, int, bool, b
     except Exception as exc:
         internal_error("tracer.parent", exc)
     trace_id = getrandbits(128) or 1
-    return trace_id, 0, rt is not None and (trace_id & _MASK64) < rt.sample_threshold, False, None
+    sampled = sink is not None and (trace_id & _MASK64) < sink.sample_threshold
+    return trace_id, 0, sampled, False, None
 
 
 class CurrentSpan:
@@ -172,17 +174,23 @@ class CurrentSpan:
         self._name = name
         self._kwargs = kwargs
         self._end_on_exit = end_on_exit
-        self._span: Any = None
+        self._span: StartedSpan | None = None
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> StartedSpan:
         span = self._tracer.start_span(self._name, **self._kwargs)
         if type(span) is Span or type(span) is AppSdkSpan:
             span._end_on_exit = self._end_on_exit
         self._span = span
         return span.__enter__()
 
-    def __exit__(self, *exc_info: Any) -> None:
-        self._span.__exit__(*exc_info)
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        if self._span is not None:
+            self._span.__exit__(exc_type, exc, tb)
 
     def _fresh(self) -> CurrentSpan:
         return CurrentSpan(self._tracer, self._name, self._kwargs, self._end_on_exit)
@@ -206,10 +214,11 @@ class CurrentSpan:
 
 
 class TracerProvider(otel_trace.TracerProvider):
-    """One per process. Holds the active pipeline; ``init()`` swaps it, tracers stay valid."""
+    """One per process. Holds the running pipeline, seen as a ``SpanSink``: ``init()`` swaps
+    it, tracers stay valid. None before ``init()`` and after ``shutdown()``."""
 
     def __init__(self) -> None:
-        self.pipeline: Pipeline | None = None
+        self.pipeline: SpanSink | None = None
         self._tracers: dict[tuple[str, str | None], Tracer] = {}
 
     def get_tracer(
