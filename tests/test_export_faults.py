@@ -1,0 +1,70 @@
+"""The export side under faults: odd spans from other tracers, threads racing on the
+counters, a disk that fills up and frees, and an exit with a backlog.
+
+Everything is asserted on what lands in the trace files and in ``get_stats()``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry import trace as otel_trace
+
+import noveum_trace
+
+from .conftest import Traces
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no str for you")
+
+
+# ---- one odd span costs at most itself -------------------------------------------------
+
+
+def test_odd_scopes_from_other_tracers_are_coerced_not_fatal(traced: Traces) -> None:
+    provider: Any = noveum_trace.get_tracer_provider()  # Any: the odd arguments are the test
+    tracers: list[tuple[Any, str, str | None]] = [
+        (noveum_trace.get_tracer("good", "1.0"), "good", "1.0"),
+        (otel_trace.get_tracer("some.lib", 2, tracer_provider=provider), "some.lib", "2"),
+        (provider.get_tracer("floaty", 1.5), "floaty", "1.5"),
+        (provider.get_tracer("raw", b"3.1"), "raw", "3.1"),
+        (provider.get_tracer("odd", _Unprintable()), "odd", "<unprintable _Unprintable>"),
+        (provider.get_tracer(7, "1", schema_url=3, attributes={"a": object()}), "7", "1"),
+        (provider.get_tracer(None), "noveum_trace", None),
+    ]
+    for round_ in range(100):  # interleaved, so every batch mixes good and odd scopes
+        for tracer, name, _ in tracers:
+            with tracer.start_span(f"{name}-{round_}"):
+                pass
+    spans = traced.spans()
+    assert len(spans) == 100 * len(tracers)
+    for _, name, version in tracers:
+        mine = [span for span in spans if span["name"].startswith(f"{name}-")]
+        assert len(mine) == 100
+        assert {(s["scope"]["name"], s["scope"]["version"]) for s in mine} == {(name, version)}
+    stats = noveum_trace.get_stats()
+    assert stats.get("spans_dropped_encoding", 0) == 0
+    assert stats.get("internal_errors", 0) == 0
+
+
+def test_a_span_that_cannot_be_encoded_costs_only_itself(traced: Traces) -> None:
+    tracer = noveum_trace.get_tracer()
+    for index in range(300):
+        with tracer.start_span(f"s{index}") as span:
+            if index % 100 == 50:
+                # Written past the span's own checks (``attributes`` is a plain dict): a
+                # value nested without end cannot be encoded.
+                endless: list[Any] = []
+                endless.append(endless)
+                span.attributes["endless"] = endless
+            if index % 100 == 60:
+                span.attributes["odd"] = {"k": _Unprintable()}
+    names = {span["name"] for span in traced.spans()}
+    assert names == {f"s{i}" for i in range(300)} - {"s50", "s150", "s250"}
+    odd = next(s for s in traced.spans() if s["name"] == "s60")
+    assert odd["attributes"]["odd"] == {"k": "<unprintable _Unprintable>"}
+    stats = noveum_trace.get_stats()
+    assert stats["spans_dropped_encoding"] == 3
+    assert stats["exporters"]["file"]["exported"] == 297
