@@ -6,8 +6,11 @@ Everything is asserted on what lands in the trace files and in ``get_stats()``.
 
 from __future__ import annotations
 
+import sys
+import threading
 from typing import Any
 
+import pytest
 from opentelemetry import trace as otel_trace
 
 import noveum_trace
@@ -68,3 +71,41 @@ def test_a_span_that_cannot_be_encoded_costs_only_itself(traced: Traces) -> None
     stats = noveum_trace.get_stats()
     assert stats["spans_dropped_encoding"] == 3
     assert stats["exporters"]["file"]["exported"] == 297
+
+
+# ---- counters are exact under contention -----------------------------------------------
+
+
+def _count_written(traces: Traces) -> int:
+    return sum(1 for _ in noveum_trace.read_traces(traces.directory))
+
+
+@pytest.mark.parametrize("run", range(3))
+def test_written_plus_dropped_equals_created_from_eight_threads(traces: Traces, run: int) -> None:
+    threads, per_thread = 8, 20_000
+    traces.init()  # the default queue size: most spans are dropped, and counted
+    tracer = noveum_trace.get_tracer()
+    start = threading.Barrier(threads)
+
+    def produce() -> None:
+        start.wait()
+        for _ in range(per_thread):
+            with tracer.start_span("s"):
+                pass
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads often: a lost increment shows up at once
+    try:
+        workers = [threading.Thread(target=produce) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert noveum_trace.flush(60)
+    stats = noveum_trace.get_stats()
+    dropped = sum(value for key, value in stats.items() if key.startswith("spans_dropped"))
+    written = _count_written(traces)
+    assert stats["exporters"]["file"]["exported"] == written
+    assert written + dropped == threads * per_thread
