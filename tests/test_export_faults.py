@@ -6,10 +6,14 @@ Everything is asserted on what lands in the trace files and in ``get_stats()``.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from opentelemetry import trace as otel_trace
 
@@ -109,3 +113,59 @@ def test_written_plus_dropped_equals_created_from_eight_threads(traces: Traces, 
     written = _count_written(traces)
     assert stats["exporters"]["file"]["exported"] == written
     assert written + dropped == threads * per_thread
+
+
+# ---- a full disk, then freed -----------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 64 KiB filesystem (tmpfs): writes beyond it fail with ENOSPC, after writing
+    what fits. Needs root (the CI container runs as root)."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip() or 'not root'}")
+    try:
+        yield mount_point
+    finally:
+        noveum_trace.shutdown(10)
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def _round(tracer: Any, label: str, count: int) -> None:
+    for index in range(count):
+        with tracer.start_span(f"{label}-{index}") as span:
+            span.set_attribute("payload", "x" * 400)
+    assert noveum_trace.flush(30)
+
+
+def test_a_full_disk_that_frees_leaves_only_readable_lines(small_disk: Path) -> None:
+    filler = small_disk / "filler"
+    filler.write_bytes(b"\0" * 24 * 1024)
+    directory = small_disk / "traces"
+    noveum_trace.init(service_name="disk", log_directory=str(directory))
+    tracer = noveum_trace.get_tracer()
+    for attempt in range(40):  # until a batch does not fit: written in part, then ENOSPC
+        _round(tracer, f"before{attempt}", 7)
+        if noveum_trace.get_stats().get("file_write_errors"):
+            break
+    stats = noveum_trace.get_stats()
+    assert stats["file_write_errors"] >= 1, "the small disk never filled"
+    filler.unlink()  # space again
+    for attempt in range(3):
+        _round(tracer, f"after{attempt}", 7)
+    stats = noveum_trace.get_stats()["exporters"]["file"]
+    lines = b"".join(path.read_bytes() for path in directory.glob("*.jsonl")).splitlines()
+    for line in lines:
+        orjson.loads(line)  # every line is whole: no batch was appended onto a torn one
+    spans = list(noveum_trace.read_traces(directory))
+    assert len(spans) == stats["exported"]
+    assert stats["failed"] >= 7
+    assert {f"after2-{i}" for i in range(7)} <= {span["name"] for span in spans}
