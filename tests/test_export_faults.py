@@ -18,6 +18,7 @@ import pytest
 from opentelemetry import trace as otel_trace
 
 import noveum_trace
+from noveum_trace._diagnostics.stats import STATS
 
 from .conftest import Traces
 
@@ -132,6 +133,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip() or 'not root'}")
+    STATS.reset()
     try:
         yield mount_point
     finally:
