@@ -6,6 +6,7 @@ Everything is asserted on what lands in the trace files and in ``get_stats()``.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -171,3 +172,63 @@ def test_a_full_disk_that_frees_leaves_only_readable_lines(small_disk: Path) -> 
     assert len(spans) == stats["exported"]
     assert stats["failed"] >= 7
     assert {f"after2-{i}" for i in range(7)} <= {span["name"] for span in spans}
+
+
+# ---- exit with a backlog ---------------------------------------------------------------
+
+_BACKLOG_CHILD = """
+import atexit, json, sys, threading
+import noveum_trace
+
+mode, directory = sys.argv[1], sys.argv[2]
+
+
+class Stuck:
+    # A user's exporter whose endpoint hangs: the worker cannot get past the first batch,
+    # so a backlog is left at exit however fast the machine is.
+    name = "stuck"
+
+    def export(self, batch):
+        threading.Event().wait()
+
+    def flush(self, timeout):
+        return True
+
+    def shutdown(self, timeout):
+        pass
+
+
+# Registered before init(), so it runs after noveum_trace's own exit hook.
+atexit.register(lambda: print(json.dumps(noveum_trace.get_stats())))
+noveum_trace.init(
+    service_name="backlog", log_directory=directory, exporters=[Stuck()], max_queue_size=100000
+)
+tracer = noveum_trace.get_tracer()
+for _ in range(20000):
+    with tracer.start_span("s"):
+        pass
+if mode == "shutdown":
+    noveum_trace.shutdown(timeout=0.5)
+"""
+
+
+@pytest.mark.parametrize("mode", ["exit", "shutdown"])
+def test_a_backlog_left_at_exit_is_counted_and_said_once(tmp_path: Path, mode: str) -> None:
+    directory = tmp_path / "traces"
+    child = subprocess.run(
+        [sys.executable, "-c", _BACKLOG_CHILD, mode, str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert child.returncode == 0, child.stderr
+    stats = json.loads(child.stdout.strip().splitlines()[-1])
+    left = stats["spans_dropped_shutdown_timeout"]
+    written = sum(1 for _ in noveum_trace.read_traces(directory))
+    assert written == stats["exporters"]["file"]["exported"] > 0
+    assert written + left == 20_000
+    warnings = [line for line in child.stderr.splitlines() if "not written" in line]
+    assert len(warnings) == 1, child.stderr
+    assert f"{left:,} spans were not written" in warnings[0]
+    assert "noveum_trace.shutdown(timeout=" in warnings[0]
