@@ -31,6 +31,13 @@ from .conftest import Traces
 
 OPENAI_KEY = "sk-proj-Abc123def456GHI789jkl012MNO345pqr"
 ANTHROPIC_KEY = "sk-ant-api03-Zyx987Wvu654Tsr321Qpo000-abcDEF_ghi"
+JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0"
+    ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+)
+AWS_ID = "AKIAIOSFODNN7EXAMPLE"
+_PROSE = "Summarise the quarterly report, listing revenue by region and the top risks. " * 4
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
 
 def _masked_json(line: bytes) -> bytes:
@@ -66,11 +73,30 @@ def _output(traces: Traces) -> bytes:
         ("token ghp_" + "a1B2c3D4e5" * 4, "a1B2c3D4e5"),
         ("github_pat_11ABCDEFG0123456789_abcdefghijklmnop", "11ABCDEFG"),
         (f"line one\n{OPENAI_KEY}", OPENAI_KEY),
+        # JWTs (three base64url parts, the first two JSON objects), wherever they appear.
+        (f"id_token={JWT}", "SflKxwRJSMeKKF2QT4fw"),
+        (f'{{"id_token": "{JWT}"}}', "eyJzdWIiOiIxMjM0NTY3ODkwIn0"),
+        # Auth schemes are case-insensitive.
+        ("Authorization: BEARER abcdefghijklmnop0123", "abcdefghijklmnop0123"),
+        ("authorization: bearer abcdefghijklmnop0123", "abcdefghijklmnop0123"),
+        # Basic credentials: base64 of "user:password".
+        ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA"),
+        ("headers: {'authorization': 'BASIC YWxhZGRpbjpvcGVuc2VzYW1l'}", "YWxhZGRpbjpvcGVu"),
+        # An AWS secret access key next to its key id, however it is laid out.
+        (f"{AWS_ID} {AWS_SECRET}", "wJalrXUtnFEMI/K7MDENG"),
+        (f"Access key ID,Secret access key\n{AWS_ID},{AWS_SECRET}", "bPxRfiCYEXAMPLEKEY"),
+        (
+            f'{{"AccessKeyId": "ASIAY34FZKBOKMUTVV7A", "SecretAccessKey": "{AWS_SECRET}"}}',
+            "wJalrXUtnFEMI/K7MDENG",
+        ),
     ],
 )
 def test_secret_patterns_are_masked_in_text_and_in_encoded_json(text: str, leaked: str) -> None:
     masked = mask_secrets(text)
     assert leaked not in masked and SECRET_MASK in masked
+    # Long text takes the other fast path (one anchored search per pattern).
+    padded = mask_secrets(f"{_PROSE} {text} {_PROSE}")
+    assert leaked not in padded and SECRET_MASK in padded
     # The same text inside JSON content (escaped once), or inside nested JSON (twice).
     once = orjson.dumps({"v": text})
     twice = orjson.dumps({"v": once.decode()})
@@ -82,6 +108,10 @@ def test_secret_patterns_are_masked_in_text_and_in_encoded_json(text: str, leake
 
 def test_kept_prefixes_say_what_was_masked() -> None:
     assert mask_secrets("Bearer abcdefghijklmnop0123") == f"Bearer {SECRET_MASK}"
+    assert mask_secrets("BEARER abcdefghijklmnop0123") == f"BEARER {SECRET_MASK}"
+    assert mask_secrets("Basic dXNlcjpwYXNzd29yZA==") == f"Basic {SECRET_MASK}"
+    pair = mask_secrets(f"id {AWS_ID} and secret {AWS_SECRET}.")
+    assert pair == f"id {SECRET_MASK} and secret {SECRET_MASK}."
     aws = mask_secrets("aws_secret_access_key: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
     assert aws == f"aws_secret_access_key: {SECRET_MASK}"
 
@@ -95,6 +125,10 @@ def test_kept_prefixes_say_what_was_masked() -> None:
         "scikit-learn and sk-learn",
         "AKIA is not a key by itself",
         "gpt-4o-2024-08-06 answered in 1.2s",
+        "Basic internationalization support comes first",  # a word, not base64 credentials
+        "basic authentication is deprecated here",
+        "BEARER bonds of the nineteenth century",
+        "keyJar.eyJournal.eyJump is no token",
     ],
 )
 def test_ordinary_text_is_left_alone(text: str) -> None:
@@ -140,7 +174,9 @@ def test_register_secret_is_thread_safe() -> None:
     assert not any(v.encode() in out for v in values)
 
 
-_KEYS = st.sampled_from([OPENAI_KEY, ANTHROPIC_KEY, "AKIAIOSFODNN7EXAMPLE", "ghp_" + "x9" * 18])
+_KEYS = st.sampled_from(
+    [OPENAI_KEY, ANTHROPIC_KEY, "AKIAIOSFODNN7EXAMPLE", "ghp_" + "x9" * 18, JWT]
+)
 
 
 @settings(max_examples=200, deadline=None)

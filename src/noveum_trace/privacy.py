@@ -13,11 +13,13 @@ Two layers, applied at different places on purpose:
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import re
 import threading
 from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring
+from typing import NamedTuple
 
 from noveum_trace._diagnostics.guard import warn_once
 from noveum_trace._diagnostics.stats import STATS
@@ -27,67 +29,119 @@ SECRET_MASK = "[REDACTED_SECRET]"
 
 # ---- secret patterns --------------------------------------------------------------------
 #
-# Each pattern is (head, anchor_on_last, keep, tail, bounded):
-# * ``head`` is fixed-width; ``bounded`` adds a left-boundary check on it: not preceded by
-#   a word character, *or* preceded by a JSON escape (``\n``, ``\u00e9``). A string may be
-#   JSON itself (content such as ``gen_ai.input.messages``), where a key after a newline
-#   reads "\nsk-..."; a plain ``\b`` would see "nsk-" and let the key through.
+# Each pattern (``_Spec``) is a fixed-width ``head``, an optional ``keep``, and a ``tail``:
+# * ``bounded`` adds a left-boundary check on the head: not preceded by a word character,
+#   *or* preceded by a JSON escape (``\n``, ``\u00e9``). A string may be JSON itself
+#   (content such as ``gen_ai.input.messages``), where a key after a newline reads
+#   "\nsk-..."; a plain ``\b`` would see "nsk-" and let the key through.
 # * ``keep`` (optional) follows the head; head + keep stay in the output ("Bearer [...]").
+# * ``replace`` names how a match is replaced (``_replace_text``): the whole match, the part
+#   after ``keep``, only after a check (Basic credentials must decode to "user:password"),
+#   or two parts (an AWS key id and the secret key beside it).
 # * Speed (the worker scans every string it writes): Python's regex engine scans fast only
-#   for a pattern that starts with a literal; an alternation or a leading character class is
-#   ~15x slower. So the fast path runs one literal-led search per pattern. ``anchor_on_last``
-#   leads the search with the head's rarer last character ("-" of "sk-") and checks the rest
-#   with a lookbehind. The substitution regex runs only after a hit, and replaces the whole key.
-_Spec = tuple[str, bool, "str | None", str, bool]
+#   for a pattern that starts with a literal; an alternation or a leading character class
+#   (``(?i:bearer)`` is one) is 15-30x slower. So the fast path runs one search per
+#   ``anchors`` literal, a suffix of the head chosen because it is rare in ordinary text
+#   ("-" of "sk-", "J" of "eyJ", "IA" of "AKIA"), which checks the rest of the head with a
+#   lookbehind; a substring test for the anchor comes first (for one character a memchr).
+#   Patterns sharing an anchor share its search. The substitution regex (one alternation of
+#   every pattern) runs only after a hit.
+
+
+class _Spec(NamedTuple):
+    head: str
+    anchors: tuple[str, ...]
+    tail: str
+    keep: str | None = None
+    bounded: bool = True
+    replace: str = "all"
+
+
+_TOKEN68 = r"[A-Za-z0-9._~+/-]{16,}=*"  # RFC 6750 bearer token characters
+_AWS_SECRET = r"(?:(?<![A-Za-z0-9/+=])|(?<=\\[nrtbf\"]))[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
 _SECRET_SPECS: tuple[_Spec, ...] = (
     # OpenAI (sk-..., sk-proj-..., sk-svcacct-...) and Anthropic (sk-ant-api03-...) keys.
-    ("sk-", True, None, r"[A-Za-z0-9_-]{20,}", True),
-    # "Bearer <token>" (RFC 6750 token68 characters), in headers or pasted into text.
-    ("Bearer", False, r"\s+", r"[A-Za-z0-9._~+/-]{16,}=*", True),
-    ("bearer", False, r"\s+", r"[A-Za-z0-9._~+/-]{16,}=*", True),
-    # AWS access key ids (long-term AKIA, temporary ASIA).
-    ("A[KS]IA", False, None, r"[A-Z0-9]{16}(?![A-Za-z0-9])", True),
+    _Spec("sk-", ("-",), r"[A-Za-z0-9_-]{20,}"),
+    # "Bearer <token>" in headers or pasted into text; auth schemes are case-insensitive.
+    _Spec("(?i:bearer)", ("earer", "EARER"), _TOKEN68, keep=r"\s+", replace="keep"),
+    # "Basic <base64 of user:password>" (padded, so a multiple of 4), masked only when it
+    # decodes to that.
+    _Spec(
+        "(?i:basic)",
+        ("asic", "ASIC"),
+        r"(?:[A-Za-z0-9+/]{4}){2,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?(?![A-Za-z0-9+/=])",
+        keep=r"\s+",
+        replace="basic",
+    ),
+    # JSON Web Tokens: base64url parts, the first (and usually the second) a JSON object.
+    _Spec("eyJ", ("J",), r"[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){2,4}"),
+    # AWS access key ids (long-term AKIA, temporary ASIA); with the secret access key when
+    # it follows within 80 characters (CSV, "id:secret", STS JSON), both masked.
+    _Spec(
+        "A[KS]IA",
+        ("IA",),
+        r"[A-Z0-9]{16}(?![A-Za-z0-9])(?P<gap{i}>[\s\S]{0,80}?)" + _AWS_SECRET,
+        replace="pair",
+    ),
+    _Spec("A[KS]IA", ("IA",), r"[A-Z0-9]{16}(?![A-Za-z0-9])"),
     # AWS secret keys where they are named: aws_secret_access_key = "...", "AWS_SECRET_KEY": "..."
-    (
+    _Spec(
         "[Aa][Ww][Ss]_",
-        True,
-        r"(?i:secret_(?:access_)?key)[\"'\\]*\s*[:=]\s*[\"'\\]*",
+        ("_",),
         r"[A-Za-z0-9/+]{40}",
-        False,
+        keep=r"(?i:secret_(?:access_)?key)[\"'\\]*\s*[:=]\s*[\"'\\]*",
+        bounded=False,
+        replace="keep",
     ),
     # GitHub tokens: classic (ghp_, gho_, ghu_, ghs_, ghr_) and fine-grained.
-    ("gh[pousr]_", True, None, r"[A-Za-z0-9]{36,}", True),
-    ("github_pat_", True, None, r"[A-Za-z0-9_]{22,}", True),
+    _Spec("gh[pousr]_", ("_",), r"[A-Za-z0-9]{36,}"),
+    _Spec("github_pat_", ("_",), r"[A-Za-z0-9_]{22,}"),
     # Google API keys and Slack tokens: cheap to add, common in the same apps.
-    ("AIza", False, None, r"[0-9A-Za-z_-]{35}", True),
-    ("xox[abposr]-", True, None, r"[A-Za-z0-9-]{10,}", True),
+    _Spec("AIza", ("AIza",), r"[0-9A-Za-z_-]{35}"),
+    _Spec("xox[abposr]-", ("-",), r"[A-Za-z0-9-]{10,}"),
 )
 _MIN_REGISTERED = 8
-_MAX_REGISTERED = 256  # each registered value costs one scan per line
+_MAX_REGISTERED = 256  # each registered value costs one scan per masked string
 
 
-def _pattern(spec: _Spec, index: int, for_search: bool) -> str:
-    head, anchor_on_last, keep, tail, bounded = spec
-    lead = f"{head[-1]}(?<={head})" if for_search and anchor_on_last else head
-    if bounded:
-        lead += (
-            f'(?:(?<![A-Za-z0-9_]{head})|(?<=\\\\[nrtbf"/]{head})|(?<=\\\\u[0-9A-Fa-f]{{4}}{head}))'
-        )
-    if keep is None:
-        return lead + tail
-    if for_search:
-        return lead + keep + tail
-    return f"(?P<keep{index}>{lead}{keep}){tail}"
+def _boundary(head: str) -> str:
+    return f'(?:(?<![A-Za-z0-9_]{head})|(?<=\\\\[nrtbf"/]{head})|(?<=\\\\u[0-9A-Fa-f]{{4}}{head}))'
 
 
-# The encoder masks each string before quoting it; a string may itself be JSON (content).
+def _after_head(spec: _Spec, index: int) -> str:
+    """The pattern from the end of the head on (the boundary looks back over the head)."""
+    bound = _boundary(spec.head) if spec.bounded else ""
+    return bound + (spec.keep or "") + spec.tail.replace("{i}", str(index))
+
+
+def _search(anchor: str) -> re.Pattern[str]:
+    """One literal-led search for every pattern whose head ends with ``anchor``."""
+    rest = [
+        f"(?<={spec.head}){_after_head(spec, i)}"
+        for i, spec in enumerate(_SECRET_SPECS)
+        if anchor in spec.anchors
+    ]
+    return re.compile(re.escape(anchor) + "(?:" + "|".join(rest) + ")")
+
+
+def _substitution(spec: _Spec, index: int) -> str:
+    bound = _boundary(spec.head) if spec.bounded else ""
+    tail = spec.tail.replace("{i}", str(index))
+    if spec.keep is None:
+        return f"(?P<s{index}>{spec.head}{bound}{tail})"
+    return f"(?P<s{index}>(?P<k{index}>{spec.head}{bound}{spec.keep}){tail})"
+
+
+# (anchor, its search): the encoder masks each string before quoting it, and a string may
+# itself be JSON (content).
 _BUILTIN_TEXT_SEARCHES = tuple(
-    re.compile(_pattern(spec, i, True)) for i, spec in enumerate(_SECRET_SPECS)
+    (anchor, _search(anchor).search)
+    for anchor in dict.fromkeys(a for s in _SECRET_SPECS for a in s.anchors)
 )
-# No built-in pattern matches fewer characters than this (Slack's "xoxb-" + 10), so shorter
-# strings need no scan unless a shorter secret was registered.
-_MIN_BUILTIN_MATCH = 15
-_BUILTIN_SUB = "|".join(_pattern(spec, i, False) for i, spec in enumerate(_SECRET_SPECS))
+# No built-in pattern matches fewer characters than this ("Basic " and 8 base64 characters),
+# so shorter strings need no scan unless a shorter secret was registered.
+_MIN_BUILTIN_MATCH = 14
+_BUILTIN_SUB = "|".join(_substitution(spec, i) for i, spec in enumerate(_SECRET_SPECS))
 _BUILTIN_TEXT_RE = re.compile(_BUILTIN_SUB)
 
 
@@ -135,9 +189,29 @@ def register_secret(value: str) -> None:
         _matchers = _Matchers(tuple(_registered))
 
 
+def _basic_credentials(encoded: str) -> bool:
+    """Does ``encoded`` decode to "user:password" text (so "Basic English" stays)?"""
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return ":" in decoded and decoded.isprintable()
+
+
 def _replace_text(match: re.Match[str]) -> str:
-    group = match.lastgroup  # set only when a pattern with a kept prefix matched
-    return SECRET_MASK if group is None else match.group(group) + SECRET_MASK
+    group = match.lastgroup  # "s<index>" of the pattern that matched; None: a registered one
+    if group is None:
+        return SECRET_MASK
+    index = int(group[1:])
+    kind = _SECRET_SPECS[index].replace
+    if kind == "all":
+        return SECRET_MASK
+    if kind == "pair":  # the key id, what stands between (masked on its own), the secret key
+        return SECRET_MASK + mask_secrets(match.group(f"gap{index}")) + SECRET_MASK
+    kept = match.group(f"k{index}")
+    if kind == "basic" and not _basic_credentials(match.group()[len(kept) :]):
+        return match.group()
+    return kept + SECRET_MASK
 
 
 def mask_secrets(text: str) -> str:
@@ -145,24 +219,24 @@ def mask_secrets(text: str) -> str:
 
     Returns ``text`` itself when nothing matches. The export worker's encoder calls it for
     every string it writes, so the common case (no secret) is a fast path: too short to hold
-    one, then for short text one combined search, for long text a substring test per
-    registered secret and one literal-led search per built-in pattern (Python's regex engine
-    scans fast only for a pattern that starts with a literal). The slower substitution runs
-    only after a hit.
+    one; else a substring test per registered secret, and per anchor a substring test (a
+    single-character one is a ``memchr``) before its literal-led search. The slower
+    substitution runs only after a hit. ``benchmarks/secret_masking.py`` measures it.
     """
     matchers = _matchers
-    size = len(text)
-    if size < matchers.min_length:
+    if len(text) < matchers.min_length:
         return text
-    if size < 256:  # short: one combined search beats one search per pattern
-        if matchers.text.search(text) is None:
+    for literal in matchers.literals:
+        if literal in text:
+            break
+    else:
+        for anchor, search in _BUILTIN_TEXT_SEARCHES:
+            if anchor in text and search(text) is not None:
+                break
+        else:
             return text
-        return matchers.text.sub(_replace_text, text)
-    if any(literal in text for literal in matchers.literals) or any(
-        search.search(text) is not None for search in _BUILTIN_TEXT_SEARCHES
-    ):
-        return matchers.text.sub(_replace_text, text)
-    return text
+    masked = matchers.text.sub(_replace_text, text)
+    return text if masked == text else masked  # "Basic English" is no credential: no copy
 
 
 def secrets_generation() -> object:
