@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from noveum_trace._diagnostics.guard import internal_error, warn_once
 from noveum_trace._diagnostics.stats import STATS
-from noveum_trace.export.base import EncodedBatch, Exporter
+from noveum_trace.export.base import EncodedBatch, Exporter, ResetsAfterFork
 
 if TYPE_CHECKING:
     from noveum_trace._core.span import Span
@@ -149,9 +149,8 @@ class ExportWorker:
         self._thread = None
         self._abandoned = False
         for exporter in self.exporters:
-            reset = getattr(exporter, "reset_after_fork", None)
-            if reset is not None:
-                reset()
+            if isinstance(exporter, ResetsAfterFork):
+                exporter.reset_after_fork()
 
     # ---- worker thread ------------------------------------------------------------------
 
