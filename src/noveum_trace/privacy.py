@@ -5,20 +5,21 @@ Two layers, applied at different places on purpose:
 * ``ContentPolicy.apply`` runs on the caller's thread for every value under a content key
   (``semconv.CONTENT_KEYS``) before the span is queued: it drops content when capture is off,
   runs the user's redaction hook and the opt-in built-in redactors, then truncates.
-* ``mask_secrets_bytes`` runs on the export worker over every encoded line, whatever the
-  settings, so a key that slipped into *any* string (an attribute, an error message, a
-  resource) is masked before it reaches a file or the network. Keeping it off the caller's
-  thread keeps the hot path free of regex scans.
+* ``mask_secrets`` runs on the export worker, in the encoder, over every string it writes
+  (values, keys, names, messages), whatever the settings, so a key that slipped into *any*
+  string (an attribute, an error message, a resource) is masked before it reaches a file or
+  the network. Keeping it off the caller's thread keeps the hot path free of regex scans.
 """
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import re
 import threading
 from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring
-from typing import AnyStr
+from typing import NamedTuple
 
 from noveum_trace._diagnostics.guard import warn_once
 from noveum_trace._diagnostics.stats import STATS
@@ -26,105 +27,135 @@ from noveum_trace._diagnostics.stats import STATS
 # No quote or backslash: it is substituted into JSON text on the worker.
 SECRET_MASK = "[REDACTED_SECRET]"
 
-# Headers instrumentation never records (compared lower-case).
-SENSITIVE_HEADERS: frozenset[str] = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "x-api-key",
-        "api-key",
-        "openai-api-key",
-        "anthropic-api-key",
-        "x-goog-api-key",
-        "cookie",
-        "set-cookie",
-        "x-amz-security-token",
-    }
-)
-
 # ---- secret patterns --------------------------------------------------------------------
 #
-# Each pattern is (head, anchor_on_last, keep, tail, bounded):
-# * ``head`` is fixed-width; ``bounded`` adds a left-boundary check on it: not preceded by
-#   a word character, *or* preceded by a JSON escape (``\n``, ``\u00e9``). On the worker the
-#   text is encoded JSON, where a key after a newline reads "\nsk-..."; a plain ``\b`` would
-#   see "nsk-" and let the key through.
+# Each pattern (``_Spec``) is a fixed-width ``head``, an optional ``keep``, and a ``tail``:
+# * ``bounded`` adds a left-boundary check on the head: not preceded by a word character,
+#   *or* preceded by a JSON escape (``\n``, ``\u00e9``). A string may be JSON itself
+#   (content such as ``gen_ai.input.messages``), where a key after a newline reads
+#   "\nsk-..."; a plain ``\b`` would see "nsk-" and let the key through.
 # * ``keep`` (optional) follows the head; head + keep stay in the output ("Bearer [...]").
-# * Speed (the worker scans every line): Python's regex engine scans fast only for a pattern
-#   that starts with a literal; an alternation or a leading character class is ~15x slower.
-#   So the fast path runs one literal-led search per pattern. ``anchor_on_last`` leads the
-#   search with the head's rarer last character ("-" of "sk-") and checks the rest with a
-#   lookbehind. The substitution regex runs only after a hit, and replaces the whole key.
-_Spec = tuple[str, bool, "str | None", str, bool]
+# * ``replace`` names how a match is replaced (``_replace_text``): the whole match, the part
+#   after ``keep``, only after a check (Basic credentials must decode to "user:password"),
+#   or two parts (an AWS key id and the secret key beside it).
+# * Speed (the worker scans every string it writes): Python's regex engine scans fast only
+#   for a pattern that starts with a literal; an alternation or a leading character class
+#   (``(?i:bearer)`` is one) is 15-30x slower. So the fast path runs one search per
+#   ``anchors`` literal, a suffix of the head chosen because it is rare in ordinary text
+#   ("-" of "sk-", "J" of "eyJ", "IA" of "AKIA"), which checks the rest of the head with a
+#   lookbehind; a substring test for the anchor comes first (for one character a memchr).
+#   Patterns sharing an anchor share its search. The substitution regex (one alternation of
+#   every pattern) runs only after a hit.
+
+
+class _Spec(NamedTuple):
+    head: str
+    anchors: tuple[str, ...]
+    tail: str
+    keep: str | None = None
+    bounded: bool = True
+    replace: str = "all"
+
+
+_TOKEN68 = r"[A-Za-z0-9._~+/-]{16,}=*"  # RFC 6750 bearer token characters
+_AWS_SECRET = r"(?:(?<![A-Za-z0-9/+=])|(?<=\\[nrtbf\"]))[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
 _SECRET_SPECS: tuple[_Spec, ...] = (
     # OpenAI (sk-..., sk-proj-..., sk-svcacct-...) and Anthropic (sk-ant-api03-...) keys.
-    ("sk-", True, None, r"[A-Za-z0-9_-]{20,}", True),
-    # "Bearer <token>" (RFC 6750 token68 characters), in headers or pasted into text.
-    ("Bearer", False, r"\s+", r"[A-Za-z0-9._~+/-]{16,}=*", True),
-    ("bearer", False, r"\s+", r"[A-Za-z0-9._~+/-]{16,}=*", True),
-    # AWS access key ids (long-term AKIA, temporary ASIA).
-    ("A[KS]IA", False, None, r"[A-Z0-9]{16}(?![A-Za-z0-9])", True),
+    _Spec("sk-", ("-",), r"[A-Za-z0-9_-]{20,}"),
+    # "Bearer <token>" in headers or pasted into text; auth schemes are case-insensitive.
+    _Spec("(?i:bearer)", ("earer", "EARER"), _TOKEN68, keep=r"\s+", replace="keep"),
+    # "Basic <base64 of user:password>" (padded, so a multiple of 4), masked only when it
+    # decodes to that.
+    _Spec(
+        "(?i:basic)",
+        ("asic", "ASIC"),
+        r"(?:[A-Za-z0-9+/]{4}){2,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?(?![A-Za-z0-9+/=])",
+        keep=r"\s+",
+        replace="basic",
+    ),
+    # JSON Web Tokens: base64url parts, the first (and usually the second) a JSON object.
+    _Spec("eyJ", ("J",), r"[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){2,4}"),
+    # AWS access key ids (long-term AKIA, temporary ASIA); with the secret access key when
+    # it follows within 80 characters (CSV, "id:secret", STS JSON), both masked.
+    _Spec(
+        "A[KS]IA",
+        ("IA",),
+        r"[A-Z0-9]{16}(?![A-Za-z0-9])(?P<gap{i}>[\s\S]{0,80}?)" + _AWS_SECRET,
+        replace="pair",
+    ),
+    _Spec("A[KS]IA", ("IA",), r"[A-Z0-9]{16}(?![A-Za-z0-9])"),
     # AWS secret keys where they are named: aws_secret_access_key = "...", "AWS_SECRET_KEY": "..."
-    (
+    _Spec(
         "[Aa][Ww][Ss]_",
-        True,
-        r"(?i:secret_(?:access_)?key)[\"'\\]*\s*[:=]\s*[\"'\\]*",
+        ("_",),
         r"[A-Za-z0-9/+]{40}",
-        False,
+        keep=r"(?i:secret_(?:access_)?key)[\"'\\]*\s*[:=]\s*[\"'\\]*",
+        bounded=False,
+        replace="keep",
     ),
     # GitHub tokens: classic (ghp_, gho_, ghu_, ghs_, ghr_) and fine-grained.
-    ("gh[pousr]_", True, None, r"[A-Za-z0-9]{36,}", True),
-    ("github_pat_", True, None, r"[A-Za-z0-9_]{22,}", True),
+    _Spec("gh[pousr]_", ("_",), r"[A-Za-z0-9]{36,}"),
+    _Spec("github_pat_", ("_",), r"[A-Za-z0-9_]{22,}"),
     # Google API keys and Slack tokens: cheap to add, common in the same apps.
-    ("AIza", False, None, r"[0-9A-Za-z_-]{35}", True),
-    ("xox[abposr]-", True, None, r"[A-Za-z0-9-]{10,}", True),
+    _Spec("AIza", ("AIza",), r"[0-9A-Za-z_-]{35}"),
+    _Spec("xox[abposr]-", ("-",), r"[A-Za-z0-9-]{10,}"),
 )
 _MIN_REGISTERED = 8
-_MAX_REGISTERED = 256  # each registered value costs one scan per line
+_MAX_REGISTERED = 256  # each registered value costs one scan per masked string
 
 
-def _pattern(spec: _Spec, index: int, for_search: bool) -> str:
-    head, anchor_on_last, keep, tail, bounded = spec
-    lead = f"{head[-1]}(?<={head})" if for_search and anchor_on_last else head
-    if bounded:
-        lead += (
-            f'(?:(?<![A-Za-z0-9_]{head})|(?<=\\\\[nrtbf"/]{head})|(?<=\\\\u[0-9A-Fa-f]{{4}}{head}))'
-        )
-    if keep is None:
-        return lead + tail
-    if for_search:
-        return lead + keep + tail
-    return f"(?P<keep{index}>{lead}{keep}){tail}"
+def _boundary(head: str) -> str:
+    return f'(?:(?<![A-Za-z0-9_]{head})|(?<=\\\\[nrtbf"/]{head})|(?<=\\\\u[0-9A-Fa-f]{{4}}{head}))'
 
 
-_BUILTIN_SEARCHES = tuple(
-    re.compile(_pattern(spec, i, True).encode()) for i, spec in enumerate(_SECRET_SPECS)
-)
-# The same searches over str, for the encoder, which masks each string value before quoting.
+def _after_head(spec: _Spec, index: int) -> str:
+    """The pattern from the end of the head on (the boundary looks back over the head)."""
+    bound = _boundary(spec.head) if spec.bounded else ""
+    return bound + (spec.keep or "") + spec.tail.replace("{i}", str(index))
+
+
+def _search(anchor: str) -> re.Pattern[str]:
+    """One literal-led search for every pattern whose head ends with ``anchor``."""
+    rest = [
+        f"(?<={spec.head}){_after_head(spec, i)}"
+        for i, spec in enumerate(_SECRET_SPECS)
+        if anchor in spec.anchors
+    ]
+    return re.compile(re.escape(anchor) + "(?:" + "|".join(rest) + ")")
+
+
+def _substitution(spec: _Spec, index: int) -> str:
+    bound = _boundary(spec.head) if spec.bounded else ""
+    tail = spec.tail.replace("{i}", str(index))
+    if spec.keep is None:
+        return f"(?P<s{index}>{spec.head}{bound}{tail})"
+    return f"(?P<s{index}>(?P<k{index}>{spec.head}{bound}{spec.keep}){tail})"
+
+
+# (anchor, its search): the encoder masks each string before quoting it, and a string may
+# itself be JSON (content).
 _BUILTIN_TEXT_SEARCHES = tuple(
-    re.compile(_pattern(spec, i, True)) for i, spec in enumerate(_SECRET_SPECS)
+    (anchor, _search(anchor).search)
+    for anchor in dict.fromkeys(a for s in _SECRET_SPECS for a in s.anchors)
 )
-# No built-in pattern matches fewer characters than this (Slack's "xoxb-" + 10), so shorter
-# strings need no scan unless a shorter secret was registered.
-_MIN_BUILTIN_MATCH = 15
-_BUILTIN_SUB = "|".join(_pattern(spec, i, False) for i, spec in enumerate(_SECRET_SPECS))
+# No built-in pattern matches fewer characters than this ("Basic " and 8 base64 characters),
+# so shorter strings need no scan unless a shorter secret was registered.
+_MIN_BUILTIN_MATCH = 14
+_BUILTIN_SUB = "|".join(_substitution(spec, i) for i, spec in enumerate(_SECRET_SPECS))
 _BUILTIN_TEXT_RE = re.compile(_BUILTIN_SUB)
 
 
 class _Matchers:
     """The compiled matchers: swapped as a whole (one assignment) when a secret is added."""
 
-    __slots__ = ("literals", "literals_text", "min_length", "sub_bytes", "text")
+    __slots__ = ("literals", "min_length", "text")
 
     def __init__(self, registered: Sequence[str]) -> None:
         # Longest first, so a registered value that contains another is masked whole.
         ordered = sorted(registered, key=len, reverse=True)
-        self.literals_text = tuple(ordered)
-        self.literals = tuple(value.encode("utf-8") for value in ordered)
+        self.literals = tuple(ordered)
         self.min_length = min([_MIN_BUILTIN_MATCH, *map(len, ordered)])
-        sub = "|".join([*(re.escape(value) for value in ordered), _BUILTIN_SUB])
-        self.text = re.compile(sub)
-        self.sub_bytes = re.compile(sub.encode("utf-8"))
+        self.text = re.compile("|".join([*(re.escape(value) for value in ordered), _BUILTIN_SUB]))
 
 
 _lock = threading.Lock()
@@ -140,16 +171,16 @@ def register_secret(value: str) -> None:
     """Mask every occurrence of ``value`` from now on (e.g. the client's own ``api_key``).
 
     Values shorter than 8 characters are ignored: masking them would shred ordinary text.
-    The JSON-escaped forms are registered too, since the worker masks encoded JSON, where a
-    value may appear escaped once (an attribute) or twice (inside JSON-encoded content).
-    Thread-safe.
+    The JSON-escaped forms are registered too: the encoder masks each string before quoting
+    it, and a string that is itself JSON (content such as ``gen_ai.input.messages``) holds
+    the value escaped once, or twice when that JSON was nested. Thread-safe.
     """
     global _matchers
     if not isinstance(value, str) or len(value) < _MIN_REGISTERED:
         return
     once = _json_escaped(value)
     # A value the built-in patterns already mask whole (an OpenAI or Anthropic key) needs no
-    # literal of its own: every literal adds a scan per exported line.
+    # literal of its own: every literal adds a scan per masked string.
     forms = {v for v in (value, once, _json_escaped(once)) if not _BUILTIN_TEXT_RE.fullmatch(v)}
     with _lock:
         if forms <= _registered or len(_registered) >= _MAX_REGISTERED:
@@ -158,45 +189,54 @@ def register_secret(value: str) -> None:
         _matchers = _Matchers(tuple(_registered))
 
 
+def _basic_credentials(encoded: str) -> bool:
+    """Does ``encoded`` decode to "user:password" text (so "Basic English" stays)?"""
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return ":" in decoded and decoded.isprintable()
+
+
 def _replace_text(match: re.Match[str]) -> str:
-    group = match.lastgroup  # set only when a pattern with a kept prefix matched
-    return SECRET_MASK if group is None else match.group(group) + SECRET_MASK
-
-
-_MASK_BYTES = SECRET_MASK.encode()
-
-
-def _replace_bytes(match: re.Match[bytes]) -> bytes:
-    group = match.lastgroup
-    return _MASK_BYTES if group is None else match.group(group) + _MASK_BYTES
-
-
-def _any_hit(
-    data: AnyStr, literals: Sequence[AnyStr], searches: Sequence[re.Pattern[AnyStr]]
-) -> bool:
-    """The fast path shared by str and bytes: a substring test per registered secret, then
-    one anchored search per built-in pattern; the slower substitution runs only on a hit."""
-    return any(literal in data for literal in literals) or any(
-        search.search(data) is not None for search in searches
-    )
+    group = match.lastgroup  # "s<index>" of the pattern that matched; None: a registered one
+    if group is None:
+        return SECRET_MASK
+    index = int(group[1:])
+    kind = _SECRET_SPECS[index].replace
+    if kind == "all":
+        return SECRET_MASK
+    if kind == "pair":  # the key id, what stands between (masked on its own), the secret key
+        return SECRET_MASK + mask_secrets(match.group(f"gap{index}")) + SECRET_MASK
+    kept = match.group(f"k{index}")
+    if kind == "basic" and not _basic_credentials(match.group()[len(kept) :]):
+        return match.group()
+    return kept + SECRET_MASK
 
 
 def mask_secrets(text: str) -> str:
     """Replace API keys, bearer tokens and registered secrets in ``text`` with a fixed mask.
 
-    Returns ``text`` itself when nothing matches. Same fast path as ``mask_secrets_bytes``.
+    Returns ``text`` itself when nothing matches. The export worker's encoder calls it for
+    every string it writes, so the common case (no secret) is a fast path: too short to hold
+    one; else a substring test per registered secret, and per anchor a substring test (a
+    single-character one is a ``memchr``) before its literal-led search. The slower
+    substitution runs only after a hit. ``benchmarks/secret_masking.py`` measures it.
     """
     matchers = _matchers
-    size = len(text)
-    if size < matchers.min_length:
+    if len(text) < matchers.min_length:
         return text
-    if size < 256:  # short: one combined search beats one search per pattern
-        if matchers.text.search(text) is None:
+    for literal in matchers.literals:
+        if literal in text:
+            break
+    else:
+        for anchor, search in _BUILTIN_TEXT_SEARCHES:
+            if anchor in text and search(text) is not None:
+                break
+        else:
             return text
-        return matchers.text.sub(_replace_text, text)
-    if _any_hit(text, matchers.literals_text, _BUILTIN_TEXT_SEARCHES):
-        return matchers.text.sub(_replace_text, text)
-    return text
+    masked = matchers.text.sub(_replace_text, text)
+    return text if masked == text else masked  # "Basic English" is no credential: no copy
 
 
 def secrets_generation() -> object:
@@ -207,20 +247,6 @@ def secrets_generation() -> object:
 def min_secret_length() -> int:
     """Strings shorter than this cannot contain a secret that ``mask_secrets`` masks."""
     return _matchers.min_length
-
-
-def mask_secrets_bytes(data: bytes) -> bytes:
-    """``mask_secrets`` over UTF-8 JSON; returns ``data`` itself when nothing matches.
-
-    Runs on the export worker for every encoded line. The fast path is one literal-led
-    regex search per pattern plus one substring test per registered secret, no copy:
-    measured at ~350 MB/s on typical 60 KB span lines, against ~85 MB/s for one combined
-    regex and ~3 MB/s for the naive form with the boundary check leading each pattern.
-    """
-    matchers = _matchers
-    if _any_hit(data, matchers.literals, _BUILTIN_SEARCHES):
-        return matchers.sub_bytes.sub(_replace_bytes, data)
-    return data
 
 
 # ---- built-in redactors (opt-in by name) ---------------------------------------------

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
+
+# A decoded OTLP/JSON document: its values are whatever JSON holds.
+JsonObject = dict[str, Any]
 
 
 @dataclass
@@ -15,7 +18,7 @@ class EncodedBatch:
     span_count: int
 
     @functools.cached_property
-    def data(self) -> dict[str, Any]:
+    def data(self) -> JsonObject:
         """The same TracesData decoded, for exporters that need structure (decoded once)."""
         return orjson.loads(self.line)  # type: ignore[no-any-return]
 
@@ -28,3 +31,11 @@ class Exporter(Protocol):
     def flush(self, timeout: float) -> bool: ...
 
     def shutdown(self, timeout: float) -> None: ...
+
+
+@runtime_checkable
+class ResetsAfterFork(Protocol):
+    """An exporter with per-process state (a file, a connection, a thread) to forget in a
+    forked child; the worker calls ``reset_after_fork`` there."""
+
+    def reset_after_fork(self) -> None: ...

@@ -30,6 +30,7 @@ class FileExporter:
         self._written = 0
         self._sequence = 0
         self._stamp = ""
+        self._torn = False  # the file ends in part of a line that could not be cut away
         self.path: str | None = None
 
     def _file_name(self) -> str:
@@ -50,20 +51,28 @@ class FileExporter:
 
     def export(self, batch: EncodedBatch) -> None:
         stats = STATS.exporter(self.name)
-        data = batch.line + b"\n"
+        start = done = 0
         try:
-            if self._fd >= 0 and self._written and self._written + len(data) > self.max_bytes:
+            size = len(batch.line) + 1
+            if self._fd >= 0 and self._written and self._written + size > self.max_bytes:
                 self._close()
                 self._sequence += 1
+                self._torn = False  # a new file has no tail to end
             if self._fd < 0:
                 self._fd = self._open()
+            # After a write that failed halfway and could not be cut back, the torn tail
+            # gets a line of its own: the reader skips it, this batch stays readable.
+            data = (b"\n" if self._torn else b"") + batch.line + b"\n"
+            start = self._written
             view = memoryview(data)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
+            while done < len(data):
+                done += os.write(self._fd, view[done:])
             self._written += len(data)
+            self._torn = False
             stats.exported += batch.span_count
         except OSError as exc:
+            if done:
+                self._cut(start)
             stats.failed += batch.span_count
             STATS.incr("file_write_errors")
             warn_once(
@@ -74,6 +83,14 @@ class FileExporter:
                 exc.strerror or exc,
             )
             self._close()
+
+    def _cut(self, size: int) -> None:
+        """Remove the part of a line a failed write left (a full disk writes what fits), so
+        the next batch starts on a clean line and every line counted exported can be read."""
+        try:
+            os.ftruncate(self._fd, size)
+        except OSError:
+            self._torn = True
 
     def _close(self) -> None:
         if self._fd >= 0:
@@ -93,4 +110,5 @@ class FileExporter:
         self._close()
         self._sequence = 0
         self._stamp = ""
+        self._torn = False
         self.path = None

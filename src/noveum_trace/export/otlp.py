@@ -19,11 +19,12 @@ down at a flush, shutdown),
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import deque
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from noveum_trace._diagnostics.guard import internal_error, warn_once
 from noveum_trace._diagnostics.stats import STATS, ExporterStats
@@ -98,15 +99,16 @@ class OTLPExporter:
         self._shown = display_url(endpoint)  # for log lines: no credentials
         self.timeout = timeout
         self.max_backlog_spans = max_backlog_spans
-        self._client_args: dict[str, Any] = {
-            "endpoint": endpoint,
-            "headers": dict(headers or {}),
-            "protocol": protocol,
-            "compression": compression,
-            "timeout": timeout,
-            "policy": retry,
-        }
-        self._client = OtlpHttpClient(**self._client_args)  # validates; ImportError for proto
+        self._new_client = functools.partial(
+            OtlpHttpClient,
+            endpoint,
+            headers=dict(headers or {}),
+            protocol=protocol,
+            compression=compression,
+            timeout=timeout,
+            policy=retry,
+        )
+        self._client = self._new_client()  # validates; ImportError for proto
         STATS.exporter(self.name)  # listed in get_stats() from the start, zeros included
         self._reset_state()
 
@@ -187,7 +189,7 @@ class OTLPExporter:
     def reset_after_fork(self) -> None:
         """In a forked child: the parent sends its own backlog; start empty, lazily."""
         self._client.forget()
-        self._client = OtlpHttpClient(**self._client_args)
+        self._client = self._new_client()
         self._reset_state()
 
     # ---- sender thread ------------------------------------------------------------------

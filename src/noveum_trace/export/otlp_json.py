@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from noveum_trace import privacy
+from noveum_trace._core.values import safe_str
+from noveum_trace._diagnostics.guard import internal_error
+from noveum_trace._diagnostics.stats import STATS
 from noveum_trace.export.base import EncodedBatch
 
 if TYPE_CHECKING:
@@ -26,12 +29,26 @@ _mask = privacy.mask_secrets
 _min_secret_length = privacy.min_secret_length
 
 
+def as_text(value: object) -> str:
+    """A name-like field as text. Our spans always hold a str there; a span or scope from
+    another library's tracer may hold None, a number or bytes, which are coerced, not fatal."""
+    if type(value) is str:
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return safe_str(value)
+
+
 def _quote(text: str) -> str:
     """A JSON string literal with secrets masked (always on; see privacy.py).
 
     Masking string by string, and only strings long enough to hold a secret, costs a
     fraction of scanning every encoded byte.
     """
+    if type(text) is not str:
+        text = as_text(text)
     if len(text) >= _min_secret_length():
         text = _mask(text)
     return _json_string(text)
@@ -55,7 +72,7 @@ def any_value(value: Any) -> dict[str, Any]:
         return {"arrayValue": {"values": [any_value(item) for item in value]}}
     if isinstance(value, Mapping):
         return {"kvlistValue": {"values": key_values(value)}}
-    return {"stringValue": str(value)}
+    return {"stringValue": safe_str(value)}
 
 
 def key_values(attributes: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -66,7 +83,7 @@ def encode_span(span: Span) -> dict[str, Any]:
     out: dict[str, Any] = {
         "traceId": f"{span.trace_id:032x}",
         "spanId": f"{span.span_id:016x}",
-        "name": span.name,
+        "name": as_text(span.name),
         "kind": span.kind,
         "startTimeUnixNano": str(span.start_ns),
         "endTimeUnixNano": str(span.end_ns),
@@ -80,7 +97,7 @@ def encode_span(span: Span) -> dict[str, Any]:
         out["traceState"] = span.trace_state.to_header()
     if span.events:
         out["events"] = [
-            {"timeUnixNano": str(when), "name": name, "attributes": key_values(attrs)}
+            {"timeUnixNano": str(when), "name": as_text(name), "attributes": key_values(attrs)}
             for name, when, attrs in span.events
         ]
     if span.links:
@@ -91,7 +108,7 @@ def encode_span(span: Span) -> dict[str, Any]:
     if span.status_code:
         status: dict[str, Any] = {"code": span.status_code}
         if span.status_message:
-            status["message"] = span.status_message
+            status["message"] = as_text(span.status_message)
         out["status"] = status
     if span.dropped:
         out["droppedAttributesCount"] = span.dropped
@@ -131,39 +148,68 @@ def _value_text(value: Any) -> str:
         return orjson.dumps(any_value(value)).decode()
     if kind is list:
         return '{"arrayValue":{"values":[' + ",".join(map(_value_text, value)) + "]}}"
-    return _mask(orjson.dumps(any_value(value), default=str).decode())  # JSON-safe mask
+    return _mask(orjson.dumps(any_value(value), default=safe_str).decode())  # JSON-safe mask
 
 
 # Attribute pairs repeat across spans (system, model, operation name, ...): their text is
 # cached. Only short strings and bools are cached, and the cache is bounded.
 _PAIR_CACHE: dict[tuple[str, Any], str] = {}
 _PAIR_CACHE_MAX = 8192
+_INF = math.inf
+
+
+def _pair_text(key: str, value: str | bool) -> str:
+    text = _key_prefix(key) + _value_text(value) + "}"
+    if type(value) is bool or len(value) <= 64:
+        if len(_PAIR_CACHE) >= _PAIR_CACHE_MAX:
+            _PAIR_CACHE.clear()
+        _PAIR_CACHE[key, value] = text
+    return text
 
 
 def _attributes_text(attributes: Mapping[str, Any]) -> str:
+    # The common kinds inline: this loop runs for every attribute the worker writes.
     cache = _PAIR_CACHE
+    prefixes = _KEY_PREFIX
     parts = []
     for key, value in attributes.items():
         kind = type(value)
         if kind is str or kind is bool:
-            pair = (key, value)
-            text = cache.get(pair)
-            if text is None:
-                text = _key_prefix(key) + _value_text(value) + "}"
-                if kind is bool or len(value) <= 64:
-                    if len(cache) >= _PAIR_CACHE_MAX:
-                        cache.clear()
-                    cache[pair] = text
+            text = cache.get((key, value)) or _pair_text(key, value)
+        elif kind is int:
+            prefix = prefixes.get(key) or _key_prefix(key)
+            text = prefix + '{"intValue":"' + str(value) + '"}}'
+        elif kind is float and -_INF < value < _INF:  # NaN and infinities are spelled out
+            prefix = prefixes.get(key) or _key_prefix(key)
+            text = prefix + '{"doubleValue":' + repr(value) + "}}"
         else:
             text = _key_prefix(key) + _value_text(value) + "}"
         parts.append(text)
     return ",".join(parts)
 
 
+# Span and event names repeat ("chat gpt-4o", "gen_ai.content.prompt"): their JSON text,
+# masked, is cached. Bounded.
+_NAME_TEXT: dict[str, str] = {}
+
+
+def _name_text(name: str) -> str:
+    if type(name) is not str:
+        return _quote(name)
+    text = _NAME_TEXT.get(name)
+    if text is None:
+        text = _quote(name)
+        if len(name) <= 128:
+            if len(_NAME_TEXT) >= 4096:
+                _NAME_TEXT.clear()
+            _NAME_TEXT[name] = text
+    return text
+
+
 def _events_text(events: list[tuple[str, int, dict[str, Any]]]) -> str:
     return ",".join(
         [
-            f'{{"timeUnixNano":"{when}","name":{_quote(name)},"attributes":['
+            f'{{"timeUnixNano":"{when}","name":{_name_text(name)},"attributes":['
             f"{_attributes_text(attrs)}]}}"
             for name, when, attrs in events
         ]
@@ -181,10 +227,14 @@ def _links_text(links: list[tuple[int, int, dict[str, Any]]]) -> str:
 
 
 def span_text(span: Span) -> str:
-    parent = f'"parentSpanId":"{span.parent_id:016x}",' if span.parent_id else ""
+    # int.to_bytes().hex() formats an id in half the time of f"{id:032x}"
+    parent = (
+        f'"parentSpanId":"{span.parent_id.to_bytes(8, "big").hex()}",' if span.parent_id else ""
+    )
     text = (
-        f'{{"traceId":"{span.trace_id:032x}","spanId":"{span.span_id:016x}",{parent}'
-        f'"name":{_quote(span.name)},"kind":{span.kind},"startTimeUnixNano":"{span.start_ns}",'
+        f'{{"traceId":"{span.trace_id.to_bytes(16, "big").hex()}",'
+        f'"spanId":"{span.span_id.to_bytes(8, "big").hex()}",{parent}'
+        f'"name":{_name_text(span.name)},"kind":{span.kind},"startTimeUnixNano":"{span.start_ns}",'
         f'"endTimeUnixNano":"{span.end_ns}","attributes":[{_attributes_text(span.attributes)}],'
         f'"flags":{0x301 if span.parent_remote else 0x101}'
     )
@@ -208,8 +258,30 @@ def span_text(span: Span) -> str:
     return text + "}"
 
 
+# The '{"scope":{...},"spans":[' text of each instrumentation scope, built once.
+_SCOPE_HEAD: dict[tuple[str, str | None], str] = {}
+
+
+def _scope_head(scope: tuple[str, str | None]) -> str:
+    head = _SCOPE_HEAD.get(scope)
+    if head is None:
+        name, version = scope
+        # Our tracer gives str or None; another library may pass a number (get_tracer("x", 2)).
+        head = '{"scope":{"name":' + _quote(as_text(name))
+        if version is not None and version != "":
+            head += ',"version":' + _quote(as_text(version))
+        head += '},"spans":['
+        if len(_SCOPE_HEAD) < 1024:  # bounded: scopes are a small fixed set
+            _SCOPE_HEAD[scope] = head
+    return head
+
+
 class Encoder:
-    """Encodes batches for one process (one resource)."""
+    """Encodes batches for one process (one resource).
+
+    A span that cannot be encoded costs only itself: it is counted in
+    ``spans_dropped_encoding`` and the rest of its batch is written.
+    """
 
     def __init__(
         self, resource: Mapping[str, Any], before_encode: AttributeHook | None = None
@@ -228,26 +300,43 @@ class Encoder:
         self._head = '{"resourceSpans":[{"resource":{"attributes":[' + _attributes_text(resource)
         self._head += ']},"scopeSpans":['
 
-    def __call__(self, spans: list[Span]) -> EncodedBatch:
+    def __call__(self, spans: list[Span]) -> EncodedBatch | None:
         if privacy.secrets_generation() is not self._secrets:  # text cached before a new secret
             self._secrets = privacy.secrets_generation()
             _PAIR_CACHE.clear()
             _KEY_PREFIX.clear()
+            _SCOPE_HEAD.clear()
+            _NAME_TEXT.clear()
             self.resource = self._resource
-        scopes: dict[tuple[str, str | None], list[str]] = {}
+        scopes: dict[str, list[str]] = {}
         hook = self.before_encode
+        failed = 0
+        last_scope: object = None
+        texts: list[str] = []
         for span in spans:
             if hook is not None:
-                hook(span)
-            texts = scopes.get(span.scope)
-            if texts is None:
-                texts = scopes[span.scope] = []
-            texts.append(span_text(span))
-        scope_texts = []
-        for (name, version), texts in scopes.items():
-            scope = '{"name":' + _quote(name)
-            if version:
-                scope += ',"version":' + _quote(version)
-            scope_texts.append('{"scope":' + scope + '},"spans":[' + ",".join(texts) + "]}")
-        text = self._head + ",".join(scope_texts) + "]}]}"
-        return EncodedBatch(line=text.encode("utf-8", "replace"), span_count=len(spans))
+                try:
+                    hook(span)
+                except Exception as exc:  # the span is still written, without what it adds
+                    internal_error("encoder hook", exc)
+            try:
+                text = span_text(span)
+                if span.scope is not last_scope:  # runs of spans share their tracer's scope
+                    head = _scope_head(span.scope)
+                    texts = scopes.setdefault(head, [])
+                    last_scope = span.scope
+            except Exception as exc:
+                internal_error("encoder", exc)
+                failed += 1
+                continue
+            texts.append(text)
+        if failed:
+            STATS.incr("spans_dropped_encoding", failed)
+        if not scopes:
+            return None
+        text = (
+            self._head
+            + ",".join([head + ",".join(texts) + "]}" for head, texts in scopes.items()])
+            + "]}]}"
+        )
+        return EncodedBatch(line=text.encode("utf-8", "replace"), span_count=len(spans) - failed)

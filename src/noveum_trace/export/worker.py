@@ -7,6 +7,7 @@ time, OTLP/JSON encoding, secret masking, and handing each batch to every export
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import deque
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from noveum_trace._diagnostics.guard import internal_error, warn_once
 from noveum_trace._diagnostics.stats import STATS
-from noveum_trace.export.base import EncodedBatch, Exporter
+from noveum_trace.export.base import EncodedBatch, Exporter, ResetsAfterFork
 
 if TYPE_CHECKING:
     from noveum_trace._core.span import Span
@@ -41,6 +42,7 @@ class ExportWorker:
         self._flush_waiters: list[threading.Event] = []
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._abandoned = False  # shutdown's budget ran out: drain no more
         self.closed = False
 
     # ---- application thread -------------------------------------------------------------
@@ -84,7 +86,7 @@ class ExportWorker:
         """Export everything queued so far; True when done within ``timeout`` seconds."""
         deadline = time.monotonic() + max(timeout, 0.0)
         if self._thread is None or not self._thread.is_alive():
-            self._drain_all()  # no worker (never started, or forked away): do it here
+            self._drain_all(deadline)  # no worker (never started, or forked away): do it here
             return self._flush_exporters(deadline)
         done = threading.Event()
         with self._lock:
@@ -105,16 +107,32 @@ class ExportWorker:
         return ok
 
     def shutdown(self, timeout: float) -> bool:
-        """Flush, stop the thread and close the exporters, all within ``timeout``."""
-        deadline = time.monotonic() + max(timeout, 0.0)
-        flushed = self.flush(timeout)
+        """Flush, stop the thread and close the exporters, all within ``timeout``.
+
+        Spans still queued when the budget runs out are not written: they are counted
+        (``spans_dropped_shutdown_timeout``) and one warning on stderr says how many, since
+        at exit nothing else would. A tenth of the budget (at most 0.5 s) is kept for the
+        batch in flight to land once draining stops.
+        """
+        timeout = max(timeout, 0.0)
+        deadline = time.monotonic() + timeout
+        reserve = min(timeout * 0.1, 0.5)
+        flushed = self.flush(timeout - reserve)
         with self._lock:
             self.closed = True
             self._stopping = True
         self._wake.set()
         thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
+        joinable = thread is not None and thread is not threading.current_thread()
+        if thread is not None and joinable:  # it drains what came after the flush, then ends
+            thread.join(max(deadline - reserve - time.monotonic(), 0.0))
+        self._abandoned = True
+        left = self._discard_queue()
+        if thread is not None and joinable and left:
             thread.join(max(deadline - time.monotonic(), 0.0))
+        if left:
+            STATS.incr("spans_dropped_shutdown_timeout", left)
+            _warn_not_written(left, timeout)
         for exporter in self.exporters:
             try:
                 exporter.shutdown(max(deadline - time.monotonic(), 0.0))
@@ -129,10 +147,10 @@ class ExportWorker:
         self._lock = threading.Lock()
         self._flush_waiters = []
         self._thread = None
+        self._abandoned = False
         for exporter in self.exporters:
-            reset = getattr(exporter, "reset_after_fork", None)
-            if reset is not None:
-                reset()
+            if isinstance(exporter, ResetsAfterFork):
+                exporter.reset_after_fork()
 
     # ---- worker thread ------------------------------------------------------------------
 
@@ -149,10 +167,12 @@ class ExportWorker:
             if stopping:
                 return
 
-    def _drain_all(self) -> None:
+    def _drain_all(self, deadline: float | None = None) -> None:
         queue = self.queue
         popleft = queue.popleft
-        while queue:
+        while queue and not self._abandoned:
+            if deadline is not None and time.monotonic() >= deadline:
+                return
             batch = []
             try:
                 for _ in range(min(len(queue), self.batch_size)):
@@ -161,6 +181,18 @@ class ExportWorker:
                 pass
             if batch:
                 self._export(batch)
+
+    def _discard_queue(self) -> int:
+        """Empty the queue; how many spans it held. One ``popleft`` at a time, so a span
+        the worker takes meanwhile is counted once, by whoever took it."""
+        popleft = self.queue.popleft
+        count = 0
+        try:
+            while True:
+                popleft()
+                count += 1
+        except IndexError:
+            return count
 
     def _export(self, spans: list[Span]) -> None:
         try:
@@ -178,3 +210,17 @@ class ExportWorker:
             except Exception as exc:
                 internal_error(f"exporter {exporter.name}", exc)
                 STATS.exporter(exporter.name).failed += encoded.span_count
+
+
+def _warn_not_written(count: int, timeout: float) -> None:
+    """One line on stderr: at exit, logging may be unconfigured or already shut down."""
+    try:
+        sys.stderr.write(
+            f"noveum_trace: {count:,} spans were not written: they were still queued when "
+            f"shutdown's {timeout:g} s budget ran out. To keep them, give the final flush more "
+            f"time: call noveum_trace.shutdown(timeout=<seconds>) before the program exits. "
+            f"get_stats()['spans_dropped_shutdown_timeout'] counts them.\n"
+        )
+        sys.stderr.flush()
+    except Exception:  # stderr closed or gone at exit: the count in get_stats() remains
+        pass
