@@ -520,7 +520,7 @@ def test_a_reader_that_goes_away_is_not_an_error(tmp_path: Path) -> None:
 
 def test_send_is_delegated(traces_dir: Path) -> None:
     result = cli("send", "--help")
-    if importlib.util.find_spec("noveum_trace.export.send") is None:
+    if importlib.util.find_spec("noveum_trace.cli.send") is None:
         one_line_error(result, "`send` is unavailable")
     else:
         assert result.returncode == 0 and "--endpoint" in result.stdout
