@@ -1,6 +1,7 @@
 """``noveum-trace tail``: print spans as they land in the trace files.
 
-Polls the directory. Offsets are kept per inode, so a renamed file keeps its place and a new
+Polls the directory, and waits for it when it does not exist yet (the application creates it
+on its first write). Offsets are kept per inode, so a renamed file keeps its place and a new
 file (the writer's next rotation, another process) is read from its start. Only complete
 lines are consumed (the reader's ``complete_only``): a line still being written is read on a
 later poll. Children end (and are written) before their parents, so spans are printed as
@@ -25,7 +26,8 @@ from noveum_trace.reader import BadLine, SpanDict, complete_end, decode_line, li
 class Follower:
     """Yields the spans appended to the trace files under ``path`` since the last poll.
 
-    ``from_start=False`` skips what the files hold at the first poll.
+    ``from_start=False`` skips what the files hold at the first poll. A path that does not
+    exist yet yields nothing until it appears.
     """
 
     def __init__(self, path: str, from_start: bool, warn: Warn = warn_to_stderr) -> None:
@@ -40,7 +42,7 @@ class Follower:
         try:
             names = trace_files(self.path)
         except FileNotFoundError:
-            raise CliError(f"no such file or directory: {self.path}") from None
+            names = []
         seen: dict[tuple[int, int], int] = {}
         for name in names:
             try:
@@ -123,10 +125,14 @@ def write_span(
 def run(args: argparse.Namespace) -> int:
     filt = SpanFilter.from_args(args)
     style = render.Style(fmt.colour_wanted(args.color, sys.stdout))
-    follower = Follower(args.path, from_start=args.from_start or args.once)
-    if not os.path.exists(args.path):
+    exists = os.path.exists(args.path)
+    if not exists and args.once:
         raise CliError(f"no such file or directory: {args.path}")
-    if fmt.isatty(sys.stderr) and not args.once:
+    # Files that appear under a path that did not exist yet are all new: read them whole.
+    follower = Follower(args.path, from_start=args.from_start or args.once or not exists)
+    if not exists:
+        warn_to_stderr(f"{args.path} does not exist yet; waiting for it (Ctrl-C to stop)")
+    elif fmt.isatty(sys.stderr) and not args.once:
         print(f"following {args.path} (Ctrl-C to stop)", file=sys.stderr)
     deadline = time.monotonic() + args.max_seconds if args.max_seconds else None
     printed = 0
