@@ -69,7 +69,7 @@ def flat_row(span: SpanDict) -> dict[str, Any]:
     return row
 
 
-def _csv_cell(value: Any) -> Any:
+def _csv_cell(value: object) -> object:
     if value is None:
         return ""
     if isinstance(value, bool):
