@@ -342,6 +342,33 @@ def test_tail_follows_appends_and_new_files_until_ctrl_c(tmp_path: Path) -> None
     assert rest == "" and errors == ""
 
 
+def test_tail_waits_for_a_missing_directory(tmp_path: Path) -> None:
+    directory = tmp_path / "traces"  # the application has not written yet
+    # --max-seconds only bounds a hang; the test stops it with Ctrl-C (SIGINT).
+    command = ["tail", directory, "--interval", "0.05", "--max-seconds", "600"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "noveum_trace.cli", *map(str, command)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    notice = process.stderr.readline()  # it is running, and says what it waits for
+    assert f"{directory} does not exist yet; waiting for it" in notice, notice
+    app = (
+        "import noveum_trace\n"
+        f"noveum_trace.init(service_name='late', log_directory={str(directory)!r})\n"
+        "with noveum_trace.get_tracer().start_span('arrived'):\n"
+        "    pass\n"
+    )
+    subprocess.run([sys.executable, "-c", app], check=True)  # creates it and writes at exit
+    assert "arrived" in process.stdout.readline().split()
+    process.send_signal(signal.SIGINT)
+    rest, errors = process.communicate()
+    assert process.returncode == 0, errors
+    assert rest == "" and errors == ""
+
+
 def test_follower_waits_for_complete_lines_and_follows_renames(tmp_path: Path) -> None:
     directory = tmp_path / "live"
     current = write(directory / "a.jsonl", [line("app", [span(1, 1, "old", 0, 1)])])
@@ -366,8 +393,9 @@ def test_follower_waits_for_complete_lines_and_follows_renames(tmp_path: Path) -
 
 
 def test_missing_path(tmp_path: Path) -> None:
-    for command in ("show", "stats", "export", "tail"):
-        one_line_error(cli(command, tmp_path / "nope"), "no such file or directory")
+    # `tail` without --once waits for the path instead (test_tail_waits_for_a_missing_directory)
+    for command in ("show", "stats", "export", "tail --once"):
+        one_line_error(cli(*command.split(), tmp_path / "nope"), "no such file or directory")
 
 
 def test_empty_directory(tmp_path: Path) -> None:
@@ -520,7 +548,7 @@ def test_a_reader_that_goes_away_is_not_an_error(tmp_path: Path) -> None:
 
 def test_send_is_delegated(traces_dir: Path) -> None:
     result = cli("send", "--help")
-    if importlib.util.find_spec("noveum_trace.export.send") is None:
+    if importlib.util.find_spec("noveum_trace.cli.send") is None:
         one_line_error(result, "`send` is unavailable")
     else:
         assert result.returncode == 0 and "--endpoint" in result.stdout

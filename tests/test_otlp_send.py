@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 import noveum_trace
-from noveum_trace.export.send import STATE_FILE, main
+from noveum_trace.cli.send import STATE_FILE, main
 
 from .conftest import Traces
 from .otlp_receiver import OtlpReceiver, Reply

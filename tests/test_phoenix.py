@@ -20,7 +20,7 @@ import pytest
 
 import noveum_trace
 from noveum_trace import semconv
-from noveum_trace.export.send import main as send_main
+from noveum_trace.cli.send import main as send_main
 from noveum_trace.instrumentation.openai import instrument_openai, uninstrument_openai
 from noveum_trace.testing import FakeProvider
 

@@ -16,13 +16,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TextIO
 
 import noveum_trace
+from noveum_trace import _render as render
 from noveum_trace import semconv
 from noveum_trace.cli import fmt
 from noveum_trace.cli.show import collect, print_traces
-from noveum_trace.cli.source import DEFAULT_PATH, CliError, Scan, SpanFilter
+from noveum_trace.cli.source import DEFAULT_PATH, CliError, Scan, SpanFilter, Subcommands
 from noveum_trace.cli.stats import print_summary, summarize
 from noveum_trace.instrumentation import trace_llm_call
 
@@ -248,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise CliError(f"the fake provider cannot be imported ({exc})") from None
     out = sys.stdout
-    style = fmt.Style(fmt.colour_wanted(args.color, out))
+    style = render.Style(fmt.colour_wanted(args.color, out))
     directory = args.log_directory
     # Loopback only: keep any configured HTTP proxy out of the way.
     os.environ["NO_PROXY"] = ",".join(filter(None, [os.environ.get("NO_PROXY"), "127.0.0.1"]))
@@ -295,7 +296,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _run_step(step: Step, out: Any, style: fmt.Style) -> bool:
+def _run_step(step: Step, out: TextIO, style: render.Style) -> bool:
     try:
         result = step.action()
     except step.expect_error as exc:  # the scenario's own error: recorded on its span
@@ -307,12 +308,12 @@ def _run_step(step: Step, out: Any, style: fmt.Style) -> bool:
     if step.expect_error:
         out.write(f"  {style('✗', 'red')} {step.title}: no error was raised\n")
         return False
-    summary = fmt.one_line(str(result), 60) if isinstance(result, str) and result else "done"
+    summary = render.one_line(str(result), 60) if isinstance(result, str) and result else "done"
     out.write(f"  {style('✓', 'green')} {step.title}: {summary}\n")
     return True
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Subcommands) -> None:
     parser = sub.add_parser(
         "demo",
         help="run the guide's scenarios offline and show the traces",

@@ -16,8 +16,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from noveum_trace.cli import fmt
-from noveum_trace.cli.source import CliError, Scan, SpanFilter
+from noveum_trace import _render as render
+from noveum_trace.cli.source import CliError, Scan, SpanFilter, Subcommands
 from noveum_trace.reader import SpanDict
 
 FIXED_COLUMNS = [
@@ -69,13 +69,13 @@ def flat_row(span: SpanDict) -> dict[str, Any]:
     return row
 
 
-def _csv_cell(value: Any) -> Any:
+def _csv_cell(value: object) -> object:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | dict):
-        return fmt.dumps(value)
+        return render.dumps(value)
     return value
 
 
@@ -88,7 +88,7 @@ def _rows(scan: Scan, filt: SpanFilter) -> Iterator[dict[str, Any]]:
 def write_jsonl(scan: Scan, filt: SpanFilter, out: TextIO) -> int:
     written = 0
     for row in _rows(scan, filt):
-        out.write(fmt.dumps(row) + "\n")
+        out.write(render.dumps(row) + "\n")
         written += 1
     return written
 
@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: Any, common: list[argparse.ArgumentParser]) -> None:
+def add_parser(sub: Subcommands, common: list[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "export",
         parents=common,

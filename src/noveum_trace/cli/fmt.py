@@ -1,31 +1,19 @@
-"""Terminal formatting shared by the views: colour, numbers, times, tables and charts.
+"""Terminal output of the views: when to colour, tables and charts.
 
-Colour is on only for a terminal (and never with ``NO_COLOR`` or ``TERM=dumb``), so piped
-output stays plain text that ``grep`` and ``diff`` can use.
+How a span reads as text (numbers, times, the tree) is ``noveum_trace._render``, shared with
+the console exporter. Colour is on only for a terminal (and never with ``NO_COLOR`` or
+``TERM=dumb``), so piped output stays plain text that ``grep`` and ``diff`` can use.
 """
 
 from __future__ import annotations
 
-import base64
 import bisect
 import math
 import os
-import time
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
-import orjson
-
-_CODES = {
-    "bold": "1",
-    "dim": "2",
-    "red": "31",
-    "green": "32",
-    "yellow": "33",
-    "blue": "34",
-    "magenta": "35",
-    "cyan": "36",
-}
+from noveum_trace._render import Style, duration, pad, visible_len
 
 
 def colour_wanted(mode: str, stream: TextIO) -> bool:
@@ -43,87 +31,8 @@ def isatty(stream: TextIO) -> bool:
         return False
 
 
-class Style:
-    """Wraps text in ANSI codes when enabled; a no-op otherwise."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-
-    def __call__(self, text: str, *styles: str) -> str:
-        if not self.enabled or not styles or not text:
-            return text
-        codes = ";".join(_CODES[name] for name in styles)
-        return f"\x1b[{codes}m{text}\x1b[0m"
-
-
-def visible_len(text: str) -> int:
-    """Length without ANSI escapes, for alignment."""
-    length = 0
-    in_escape = False
-    for char in text:
-        if in_escape:
-            in_escape = char != "m"
-        elif char == "\x1b":
-            in_escape = True
-        else:
-            length += 1
-    return length
-
-
-def pad(text: str, width: int, right: bool = False) -> str:
-    fill = " " * max(0, width - visible_len(text))
-    return fill + text if right else text + fill
-
-
-def duration(ms: float | None) -> str:
-    if ms is None:
-        return "-"
-    if ms < 1:
-        return f"{ms * 1000:.0f}µs"
-    if ms < 1000:
-        return f"{ms:.1f}ms"
-    if ms < 60_000:
-        return f"{ms / 1000:.2f}s"
-    return f"{ms / 60_000:.1f}m"
-
-
-def cost(usd: float | None) -> str:
-    if usd is None:
-        return "-"
-    if usd == 0:
-        return "$0"
-    return f"${usd:.6f}" if usd < 0.01 else f"${usd:.4f}"
-
-
-def count(value: float | int | None) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:,.1f}"
-    return f"{int(value):,}"
-
-
-def plural(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
 def percent(fraction: float) -> str:
     return f"{fraction * 100:.1f}%"
-
-
-def clock(unix_nano: int, with_date: bool = True) -> str:
-    seconds = unix_nano / 1e9
-    fmt = "%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S"
-    return time.strftime(fmt, time.localtime(seconds)) + f".{int(seconds * 1000) % 1000:03d}"
-
-
-def short_id(hex_id: str) -> str:
-    return hex_id[:8]
-
-
-def one_line(text: str, limit: int) -> str:
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: max(0, limit - 1)] + "…"
 
 
 def table(
@@ -198,23 +107,3 @@ def histogram(edges: Sequence[float], counts: Sequence[int], width: int, style: 
         drawn = pad(style(bar(n, top, width), "cyan"), width)
         lines.append(f"{pad(label, label_width, right=True)} │{drawn} {n}")
     return lines
-
-
-def as_text(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, bytes):  # bytesValue attributes
-        return base64.b64encode(value).decode()
-    raise TypeError(type(value).__name__)
-
-
-def dumps(value: Any, indent: bool = False) -> str:
-    """JSON text for ``--json`` output; bytes become base64 as in OTLP/JSON."""
-    option = orjson.OPT_INDENT_2 if indent else 0
-    return orjson.dumps(value, default=_json_default, option=option).decode()

@@ -7,15 +7,26 @@ adds the traceback for unexpected ones.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import traceback
 from collections.abc import Sequence
 
-from noveum_trace.cli import delegate, demo, export, show, stats, tail
-from noveum_trace.cli.source import DEFAULT_PATH, CliError
+from noveum_trace.cli import demo, export, show, stats, tail
+from noveum_trace.cli.source import DEFAULT_PATH, CliError, Subcommands
 
 _PROG = "noveum-trace"
+
+# Commands that parse their own options (``main(argv)``), imported only when run: `send` pulls
+# in the HTTP client, and `fake-provider` may need what a minimal install lacks.
+_OWN_PARSERS = {
+    "fake-provider": (
+        "noveum_trace.testing.fake_provider",
+        "run the local fake OpenAI/Anthropic server (see its --help)",
+    ),
+    "send": ("noveum_trace.cli.send", "send trace files to an OTLP endpoint (see its --help)"),
+}
 
 
 def _parents() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
@@ -72,8 +83,25 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_parser(sub, [scope, output])
     stats.add_parser(sub, [scope, output])
     export.add_parser(sub, [scope])
-    delegate.add_parsers(sub)
+    _add_own_parsers(sub)
     return parser
+
+
+def _add_own_parsers(sub: Subcommands) -> None:
+    for name, (_module, text) in _OWN_PARSERS.items():
+        # The command parses its own options, --help included.
+        parser = sub.add_parser(name, help=text, add_help=False, prefix_chars="\0")
+        parser.add_argument("rest", nargs=argparse.REMAINDER)
+        parser.set_defaults(run=_run_own_parser)
+
+
+def _run_own_parser(args: argparse.Namespace) -> int:
+    module_name = _OWN_PARSERS[args.command][0]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise CliError(f"`{args.command}` is unavailable ({exc})") from None
+    return int(module.main(list(args.rest)) or 0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,19 +14,10 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-import orjson
-
+from noveum_trace import _render as render
 from noveum_trace import semconv
 from noveum_trace.cli import fmt
-from noveum_trace.cli.source import (
-    Scan,
-    SpanFilter,
-    error_message,
-    is_error,
-    model_of,
-    number,
-    ttft_ms,
-)
+from noveum_trace.cli.source import Scan, SpanFilter, Subcommands
 from noveum_trace.reader import SpanDict
 
 MAX_SPANS_PER_TRACE = 2000
@@ -99,127 +90,39 @@ def collect(spans: Iterable[SpanDict], filt: SpanFilter, limit: int) -> list[Tra
 # --- rendering ---------------------------------------------------------------------------
 
 
-def _tree(spans: list[SpanDict]) -> list[tuple[str, str, SpanDict]]:
-    """(prefix for the span's line, prefix for lines under it, span), depth first."""
-    ids = {span["span_id"] for span in spans}
-    children: dict[str | None, list[SpanDict]] = {}
-    for span in sorted(spans, key=lambda s: (s["start_time_unix_nano"], s["end_time_unix_nano"])):
-        parent = span["parent_span_id"] if span["parent_span_id"] in ids else None
-        children.setdefault(parent, []).append(span)
-    rows: list[tuple[str, str, SpanDict]] = []
-
-    def walk(parent: str | None, indent: str) -> None:
-        kids = children.get(parent, [])
-        for index, span in enumerate(kids):
-            last = index == len(kids) - 1
-            if parent is None:
-                head, below = "", ""
-            else:
-                head, below = (
-                    indent + ("└─ " if last else "├─ "),
-                    indent + ("   " if last else "│  "),
-                )
-            rows.append((head, below, span))
-            walk(span["span_id"], below)
-
-    walk(None, "")
-    return rows
-
-
-def span_details(span: SpanDict, style: fmt.Style) -> str:
-    attrs = span["attributes"]
-    parts: list[str] = []
-    model = model_of(span)
-    if model:
-        parts.append(style(model, "cyan"))
-    tokens_in = number(attrs, semconv.GEN_AI_USAGE_INPUT_TOKENS)
-    tokens_out = number(attrs, semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
-    cached = number(attrs, semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)
-    if tokens_in is not None or tokens_out is not None:
-        text = f"in {fmt.count(tokens_in)} out {fmt.count(tokens_out)}"
-        if cached:
-            text += f" cached {fmt.count(cached)}"
-        parts.append(text)
-    usd = number(attrs, semconv.GEN_AI_USAGE_COST)
-    if usd is not None:
-        parts.append(style(fmt.cost(usd), "yellow"))
-    ttft = ttft_ms(span)
-    if ttft is not None:
-        parts.append(f"ttft {fmt.duration(ttft)}")
-    code = span["status"]["code"]
-    if code == "ERROR":
-        message = fmt.one_line(error_message(span), 160)
-        parts.append(style(f"ERROR {message}".rstrip(), "red", "bold"))
-    elif code == "OK":
-        parts.append(style("ok", "green"))
-    return "  ".join(parts)
-
-
-def content_items(span: SpanDict) -> list[tuple[str, str]]:
-    """(label, text) for each prompt/completion recorded on the span or its events."""
-    items: list[tuple[str, str]] = []
-    sources = [span["attributes"]] + [event["attributes"] for event in span["events"]]
-    for attrs in sources:
-        for key, value in attrs.items():
-            if key in semconv.CONTENT_KEYS and key != semconv.GEN_AI_COMPLETION_CHUNK:
-                text = _readable(value) if isinstance(value, str) else fmt.as_text(value)
-                item = (key.removeprefix("gen_ai."), text)
-                if item not in items:
-                    items.append(item)
-    return items
-
-
-def _readable(text: str) -> str:
-    """A JSON list of chat messages as ``role: content`` lines; anything else as it is."""
-    if not text.startswith("[{"):
-        return text
-    try:
-        messages = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return text
-    if not all(isinstance(m, dict) and "role" in m for m in messages):
-        return text
-    lines = []
-    for message in messages:
-        content = message.get("content")
-        if not isinstance(content, str):
-            rest = {k: v for k, v in message.items() if k != "role"}
-            content = fmt.dumps(rest)
-        lines.append(f"{message['role']}: {content}")
-    return "\n".join(lines)
-
-
-def render_trace(trace: TraceBuffer, style: fmt.Style, content: bool) -> list[str]:
-    rows = _tree(trace.spans)
-    errors = sum(1 for span in trace.spans if is_error(span))
+def render_trace(trace: TraceBuffer, style: render.Style, content: bool) -> list[str]:
+    rows = render.tree(trace.spans)
+    errors = sum(1 for span in trace.spans if render.is_error(span))
     services = sorted({span["service_name"] or "?" for span in trace.spans})
-    total_cost = sum(number(s["attributes"], semconv.GEN_AI_USAGE_COST) or 0 for s in trace.spans)
+    total_cost = sum(
+        render.number(s["attributes"], semconv.GEN_AI_USAGE_COST) or 0 for s in trace.spans
+    )
     header = [
         style("●", "red" if errors else "green"),
         style(f"trace {trace.trace_id}", "bold"),
         style(",".join(services), "magenta"),
-        fmt.clock(trace.start),
-        fmt.plural(len(trace.spans) + trace.hidden, "span"),
-        fmt.duration((trace.end - trace.start) / 1e6),
+        render.clock(trace.start),
+        render.plural(len(trace.spans) + trace.hidden, "span"),
+        render.duration((trace.end - trace.start) / 1e6),
     ]
     if total_cost:
-        header.append(style(fmt.cost(total_cost), "yellow"))
+        header.append(style(render.cost(total_cost), "yellow"))
     if errors:
-        header.append(style(fmt.plural(errors, "error"), "red"))
+        header.append(style(render.plural(errors, "error"), "red"))
     lines = ["  ".join(header)]
-    labels = [head + fmt.one_line(span["name"], _NAME_WIDTH) for head, _, span in rows]
-    width = min(_NAME_WIDTH + 12, max(fmt.visible_len(label) for label in labels))
+    labels = [head + render.one_line(span["name"], _NAME_WIDTH) for head, _, span in rows]
+    width = min(_NAME_WIDTH + 12, max(render.visible_len(label) for label in labels))
     parents = {span["parent_span_id"] for span in trace.spans}
     ids = {span["span_id"] for span in trace.spans}
     for (_, below, span), label in zip(rows, labels, strict=True):
-        name = style(label, "red") if is_error(span) else label
-        line = f"  {fmt.pad(name, width)}  {fmt.duration(span['duration_ms']):>9}"
-        details = span_details(span, style)
+        name = style(label, "red") if render.is_error(span) else label
+        line = f"  {render.pad(name, width)}  {render.duration(span['duration_ms']):>9}"
+        details = render.span_details(span, style)
         if span["parent_span_id"] and span["parent_span_id"] not in ids:
             details += style("  (its parent span is not in these files)", "dim")
         lines.append(f"{line}  {details}".rstrip())
         if content:
-            for key, text in content_items(span):
+            for key, text in render.content_items(span):
                 if len(text) > _CONTENT_CHARS:
                     text = text[:_CONTENT_CHARS] + f"… ({len(text) - _CONTENT_CHARS} more chars)"
                 gutter = "  " + below + ("│  " if span["span_id"] in parents else "   ")
@@ -231,21 +134,14 @@ def render_trace(trace: TraceBuffer, style: fmt.Style, content: bool) -> list[st
     return lines
 
 
-def strip_content(span: SpanDict) -> SpanDict:
-    def clean(attrs: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in attrs.items() if k not in semconv.CONTENT_KEYS}
-
-    events = [dict(event, attributes=clean(event["attributes"])) for event in span["events"]]
-    return dict(span, attributes=clean(span["attributes"]), events=events)
-
-
 def trace_json(trace: TraceBuffer, content: bool) -> dict[str, Any]:
-    nodes = {
-        span["span_id"]: dict(span if content else strip_content(span), children=[])
-        for span in trace.spans
-    }
+    nodes: dict[str, dict[str, Any]] = {}
+    for span in trace.spans:
+        node: dict[str, Any] = dict(span if content else render.strip_content(span))
+        node["children"] = []
+        nodes[span["span_id"]] = node
     roots: list[dict[str, Any]] = []
-    for _, _, span in _tree(trace.spans):
+    for _, _, span in render.tree(trace.spans):
         node = nodes[span["span_id"]]
         parent = nodes.get(span["parent_span_id"] or "")
         (parent["children"] if parent is not None else roots).append(node)
@@ -254,17 +150,17 @@ def trace_json(trace: TraceBuffer, content: bool) -> dict[str, Any]:
         "start_time_unix_nano": trace.start,
         "duration_ms": (trace.end - trace.start) / 1e6,
         "span_count": len(trace.spans) + trace.hidden,
-        "error_count": sum(1 for span in trace.spans if is_error(span)),
+        "error_count": sum(1 for span in trace.spans if render.is_error(span)),
         "spans": roots,
     }
 
 
 def print_traces(
-    traces: list[TraceBuffer], out: TextIO, style: fmt.Style, content: bool, as_json: bool
+    traces: list[TraceBuffer], out: TextIO, style: render.Style, content: bool, as_json: bool
 ) -> None:
     if as_json:
         doc = {"traces": [trace_json(trace, content) for trace in traces]}
-        out.write(fmt.dumps(doc, indent=True) + "\n")
+        out.write(render.dumps(doc, indent=True) + "\n")
         return
     for index, trace in enumerate(traces):
         if index:
@@ -276,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
     filt = SpanFilter.from_args(args)
     scan = Scan(args.path)
     traces = collect(scan.spans(), filt, args.limit)
-    style = fmt.Style(fmt.colour_wanted(args.color, sys.stdout))
+    style = render.Style(fmt.colour_wanted(args.color, sys.stdout))
     if not traces and not args.json:
         print(f"noveum-trace: no traces match in {args.path}", file=sys.stderr)
         return 0
@@ -284,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: Any, common: list[argparse.ArgumentParser]) -> None:
+def add_parser(sub: Subcommands, common: list[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "show",
         parents=common,

@@ -1,13 +1,13 @@
 """Where the views get their spans: a streamed scan of trace files, filters, user errors.
 
-The scan reads one line at a time (a 1 GB directory costs the memory of one line), reports
+The scan reads with the reader's ``lines`` (a 1 GB directory costs the memory of one line),
+shows byte progress, gives up on a file that is not a trace file at its first line, reports
 problems as one-line warnings, and turns "nothing to show" into a ``CliError`` naming why.
-It decodes with the reader's ``spans_from_traces_data`` but keeps its own line loop, for byte
-progress and to give up on a file that is not a trace file at its first line.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import fnmatch
 import os
@@ -16,15 +16,16 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TextIO, TypeAlias
 
-import orjson
-
+from noveum_trace import _render as render
 from noveum_trace import semconv
 from noveum_trace.cli import fmt
-from noveum_trace.reader import NotATraceFile, SpanDict, spans_from_traces_data, trace_files
+from noveum_trace.reader import BadLine, SpanDict, decode_line, lines, trace_files
 
 Warn = Callable[[str], None]
+# What ``add_subparsers`` returns: each command module adds its parser to it.
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 DEFAULT_PATH = "./traces"
 _MAX_WARNINGS_PER_FILE = 5
 
@@ -33,76 +34,8 @@ class CliError(Exception):
     """A problem with the user's input: printed as one line, exit status 1."""
 
 
-class BadLine(ValueError):
-    """A line that holds no spans: not JSON, or JSON that is not a ``TracesData``."""
-
-
-def spans_in_line(raw: bytes, path: str) -> list[SpanDict]:
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise BadLine("not JSON") from None
-    try:
-        return list(spans_from_traces_data(data, path))
-    except NotATraceFile:
-        raise BadLine("JSON but not OTLP trace data (no 'resourceSpans')") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise BadLine(f"malformed span ({exc})") from None
-
-
 def warn_to_stderr(message: str) -> None:
     print(f"noveum-trace: warning: {message}", file=sys.stderr)
-
-
-# --- attributes the views share ---------------------------------------------------------
-
-
-def model_of(span: SpanDict) -> str | None:
-    attrs = span["attributes"]
-    model = attrs.get(semconv.GEN_AI_REQUEST_MODEL) or attrs.get(semconv.GEN_AI_RESPONSE_MODEL)
-    return str(model) if model is not None else None
-
-
-def is_llm(span: SpanDict) -> bool:
-    return model_of(span) is not None
-
-
-def is_error(span: SpanDict) -> bool:
-    return bool(span["status"]["code"] == "ERROR")
-
-
-def number(attrs: dict[str, Any], key: str) -> float | None:
-    value = attrs.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-def ttft_ms(span: SpanDict) -> float | None:
-    """Time to first token: ours in ms, else the semconv one (in seconds)."""
-    attrs = span["attributes"]
-    value = number(attrs, semconv.LLM_TIME_TO_FIRST_TOKEN_MS)
-    if value is None:
-        seconds = number(attrs, semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
-        value = seconds * 1000 if seconds is not None else None
-    return value
-
-
-def error_message(span: SpanDict) -> str:
-    message = span["status"]["message"]
-    if message:
-        return str(message)
-    attrs = span["attributes"]
-    for key in (semconv.ERROR_MESSAGE, semconv.ERROR_TYPE):
-        if attrs.get(key):
-            return str(attrs[key])
-    for event in span["events"]:
-        if event["name"] == semconv.EVENT_EXCEPTION:
-            exc = event["attributes"]
-            return (
-                f"{exc.get(semconv.EXCEPTION_TYPE, '')}: {exc.get(semconv.EXCEPTION_MESSAGE, '')}"
-            )
-    return ""
 
 
 # --- filters -----------------------------------------------------------------------------
@@ -139,7 +72,7 @@ class SpanFilter:
     until_ns: int | None = None
 
     @classmethod
-    def from_args(cls, args: Any) -> SpanFilter:
+    def from_args(cls, args: argparse.Namespace) -> SpanFilter:
         since, until = getattr(args, "since", None), getattr(args, "until", None)
         trace_id = getattr(args, "trace_id", None)
         return cls(
@@ -166,7 +99,7 @@ class SpanFilter:
         return self.until_ns is None or start <= self.until_ns
 
     def selects(self, span: SpanDict) -> bool:
-        if self.errors_only and not is_error(span):
+        if self.errors_only and not render.is_error(span):
             return False
         if self.service and not fnmatch.fnmatchcase(span["service_name"] or "", self.service):
             return False
@@ -281,6 +214,7 @@ class Scan:
             raise CliError(f"no spans in {self.path} (the trace files are empty)")
 
     def _read(self, name: str) -> Iterator[tuple[int, list[SpanDict]]]:
+        """(bytes read, spans) per line."""
         warnings = 0
         got_spans = False
         try:
@@ -289,32 +223,30 @@ class Scan:
             self.warn(f"cannot read {name}: {exc.strerror or exc}")
             return
         with handle:
-            for line_no, raw in enumerate(handle, 1):
-                if not raw.strip():
-                    yield len(raw), []
-                    continue
-                try:
-                    spans = spans_in_line(raw, name)
-                except BadLine as exc:
-                    if not raw.endswith(b"\n"):
-                        self.warn(
-                            f"{name}: incomplete last line skipped "
-                            "(still being written, or a torn write)"
-                        )
-                    elif not got_spans:
-                        # The first line already fails: this is some other kind of file.
-                        self.bad_files.append(f"{name} (line {line_no}: {exc})")
-                        return
+            for line in lines(handle):
+                spans: list[SpanDict] = []
+                if not line.blank:
+                    try:
+                        spans = decode_line(line.raw, name)
+                    except BadLine as exc:
+                        if not line.complete:
+                            self.warn(
+                                f"{name}: incomplete last line skipped "
+                                "(still being written, or a torn write)"
+                            )
+                        elif not got_spans:
+                            # The first line already fails: this is some other kind of file.
+                            self.bad_files.append(f"{name} (line {line.number}: {exc})")
+                            return
+                        else:
+                            warnings += 1
+                            if warnings <= _MAX_WARNINGS_PER_FILE:
+                                self.warn(f"{name}:{line.number}: {exc}; line skipped")
+                            elif warnings == _MAX_WARNINGS_PER_FILE + 1:
+                                self.warn(f"{name}: more bad lines; not reporting them")
                     else:
-                        warnings += 1
-                        if warnings <= _MAX_WARNINGS_PER_FILE:
-                            self.warn(f"{name}:{line_no}: {exc}; line skipped")
-                        elif warnings == _MAX_WARNINGS_PER_FILE + 1:
-                            self.warn(f"{name}: more bad lines; not reporting them")
-                    yield len(raw), []
-                    continue
-                got_spans = True
-                yield len(raw), spans
+                        got_spans = True
+                yield len(line.raw), spans
 
 
 def _hint(path: str) -> str:

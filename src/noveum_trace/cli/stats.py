@@ -13,9 +13,10 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+from noveum_trace import _render as render
 from noveum_trace import semconv
 from noveum_trace.cli import fmt
-from noveum_trace.cli.source import Scan, SpanFilter, is_error, model_of, number, ttft_ms
+from noveum_trace.cli.source import Scan, SpanFilter, Subcommands
 from noveum_trace.reader import SpanDict
 
 RESERVOIR = 10_000
@@ -74,16 +75,18 @@ class Group:
     def add(self, span: SpanDict) -> None:
         attrs = span["attributes"]
         self.calls += 1
-        self.errors += is_error(span)
-        self.tokens_in += int(number(attrs, semconv.GEN_AI_USAGE_INPUT_TOKENS) or 0)
-        self.tokens_out += int(number(attrs, semconv.GEN_AI_USAGE_OUTPUT_TOKENS) or 0)
-        self.tokens_cached += int(number(attrs, semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS) or 0)
-        usd = number(attrs, semconv.GEN_AI_USAGE_COST)
+        self.errors += render.is_error(span)
+        self.tokens_in += int(render.number(attrs, semconv.GEN_AI_USAGE_INPUT_TOKENS) or 0)
+        self.tokens_out += int(render.number(attrs, semconv.GEN_AI_USAGE_OUTPUT_TOKENS) or 0)
+        self.tokens_cached += int(
+            render.number(attrs, semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS) or 0
+        )
+        usd = render.number(attrs, semconv.GEN_AI_USAGE_COST)
         if usd is not None:
             self.cost += usd
             self.priced_calls += 1
         self.latency.add(span["duration_ms"])
-        ttft = ttft_ms(span)
+        ttft = render.ttft_ms(span)
         if ttft is not None:
             self.ttft.add(ttft)
 
@@ -153,7 +156,7 @@ class Summary:
         start = span["start_time_unix_nano"]
         self.first_ns = start if self.first_ns is None else min(self.first_ns, start)
         self.last_ns = start if self.last_ns is None else max(self.last_ns, start)
-        model = model_of(span)
+        model = render.model_of(span)
         if model is None:  # only LLM calls are counted; plain spans just frame them
             return
         if span["parent_span_id"]:
@@ -173,8 +176,8 @@ class Summary:
             group.add(span)
         self.total.add(span)
         attrs = span["attributes"]
-        used = (number(attrs, semconv.GEN_AI_USAGE_INPUT_TOKENS) or 0) + (
-            number(attrs, semconv.GEN_AI_USAGE_OUTPUT_TOKENS) or 0
+        used = (render.number(attrs, semconv.GEN_AI_USAGE_INPUT_TOKENS) or 0) + (
+            render.number(attrs, semconv.GEN_AI_USAGE_OUTPUT_TOKENS) or 0
         )
         self.tokens.add(start, int(used))
 
@@ -215,20 +218,20 @@ def summarize(spans: Iterable[SpanDict], filt: SpanFilter) -> Summary:
 # --- text output -------------------------------------------------------------------------
 
 
-def _row(group: Group, style: fmt.Style) -> list[str]:
+def _row(group: Group, style: render.Style) -> list[str]:
     def q(reservoir: Reservoir, name: str) -> str:
         values = reservoir.quantiles()
-        return fmt.duration(values[name]) if values else "-"
+        return render.duration(values[name]) if values else "-"
 
     errors = f"{group.errors} ({fmt.percent(group.errors / group.calls)})" if group.calls else "0"
     return [
         group.key,
-        fmt.count(group.calls),
+        render.count(group.calls),
         style(errors, "red") if group.errors else errors,
-        fmt.count(group.tokens_in),
-        fmt.count(group.tokens_out),
-        fmt.count(group.tokens_cached),
-        fmt.cost(group.cost) if group.priced_calls else "-",
+        render.count(group.tokens_in),
+        render.count(group.tokens_out),
+        render.count(group.tokens_cached),
+        render.cost(group.cost) if group.priced_calls else "-",
         *(q(group.latency, f"p{round(x * 100)}") for x in QUANTILES),
         *(q(group.ttft, f"p{round(x * 100)}") for x in QUANTILES),
     ]
@@ -250,14 +253,14 @@ _HEADERS = [
 ]
 
 
-def render(summary: Summary, style: fmt.Style) -> list[str]:
+def render_summary(summary: Summary, style: render.Style) -> list[str]:
     lines: list[str] = []
     if summary.first_ns is not None and summary.last_ns is not None:
         wrapped = summary.wrappers
-        wrappers = f" ({fmt.plural(wrapped, 'wrapper span')} not counted)" if wrapped else ""
+        wrappers = f" ({render.plural(wrapped, 'wrapper span')} not counted)" if wrapped else ""
         lines.append(
-            f"{fmt.count(summary.spans)} spans, {fmt.count(summary.total.calls)} LLM calls"
-            f"{wrappers}, {fmt.clock(summary.first_ns)} → {fmt.clock(summary.last_ns)}"
+            f"{render.count(summary.spans)} spans, {render.count(summary.total.calls)} LLM calls"
+            f"{wrappers}, {render.clock(summary.first_ns)} → {render.clock(summary.last_ns)}"
         )
     if not summary.total.calls:
         lines.append("no LLM calls (spans with a model attribute) to summarise")
@@ -270,9 +273,9 @@ def render(summary: Summary, style: fmt.Style) -> list[str]:
         lines.extend(fmt.table([title, *_HEADERS], rows, style))
     lines.append("")
     latency = summary.total.latency
-    title = f"latency of {fmt.count(latency.seen)} LLM calls"
+    title = f"latency of {render.count(latency.seen)} LLM calls"
     if latency.seen > len(latency.values):
-        title += f" (a uniform sample of {fmt.count(len(latency.values))})"
+        title += f" (a uniform sample of {render.count(len(latency.values))})"
     lines.append(style(title, "bold"))
     lines.extend(fmt.histogram(*fmt.bin_counts(latency.values, 10), 40, style))
     values, first, step = summary.tokens.columns(_CHART_WIDTH)
@@ -280,31 +283,31 @@ def render(summary: Summary, style: fmt.Style) -> list[str]:
         lines.append("")
         lines.append(
             style("tokens over time", "bold")
-            + f" ({fmt.duration(step / 1e6)} per column, peak {fmt.count(max(values))})"
+            + f" ({render.duration(step / 1e6)} per column, peak {render.count(max(values))})"
         )
         lines.append(style(fmt.sparkline(values), "cyan"))
         end = first + step * len(values)
-        lines.append(f"{fmt.clock(first)}{' ' * 4}→{' ' * 4}{fmt.clock(end)}")
+        lines.append(f"{render.clock(first)}{' ' * 4}→{' ' * 4}{render.clock(end)}")
     return lines
 
 
-def print_summary(summary: Summary, out: TextIO, style: fmt.Style, as_json: bool) -> None:
+def print_summary(summary: Summary, out: TextIO, style: render.Style, as_json: bool) -> None:
     if as_json:
-        out.write(fmt.dumps(summary.as_json(), indent=True) + "\n")
+        out.write(render.dumps(summary.as_json(), indent=True) + "\n")
     else:
-        out.write("\n".join(render(summary, style)) + "\n")
+        out.write("\n".join(render_summary(summary, style)) + "\n")
 
 
 def run(args: argparse.Namespace) -> int:
     filt = SpanFilter.from_args(args)
     summary = summarize(Scan(args.path).spans(), filt)
     print_summary(
-        summary, sys.stdout, fmt.Style(fmt.colour_wanted(args.color, sys.stdout)), args.json
+        summary, sys.stdout, render.Style(fmt.colour_wanted(args.color, sys.stdout)), args.json
     )
     return 0
 
 
-def add_parser(sub: Any, common: list[argparse.ArgumentParser]) -> None:
+def add_parser(sub: Subcommands, common: list[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "stats",
         parents=common,

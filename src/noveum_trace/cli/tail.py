@@ -1,9 +1,11 @@
 """``noveum-trace tail``: print spans as they land in the trace files.
 
-Polls the directory. Offsets are kept per inode, so a renamed file keeps its place and a new
+Polls the directory, and waits for it when it does not exist yet (the application creates it
+on its first write). Offsets are kept per inode, so a renamed file keeps its place and a new
 file (the writer's next rotation, another process) is read from its start. Only complete
-lines are consumed: a line still being written is read on a later poll. Children end (and
-are written) before their parents, so spans are printed as flat lines, not trees.
+lines are consumed (the reader's ``complete_only``): a line still being written is read on a
+later poll. Children end (and are written) before their parents, so spans are printed as
+flat lines, not trees.
 """
 
 from __future__ import annotations
@@ -13,26 +15,20 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any, TextIO
+from typing import TextIO
 
+from noveum_trace import _render as render
 from noveum_trace.cli import fmt
-from noveum_trace.cli.show import content_items, span_details, strip_content
-from noveum_trace.cli.source import (
-    BadLine,
-    CliError,
-    SpanFilter,
-    Warn,
-    is_error,
-    spans_in_line,
-    warn_to_stderr,
-)
-from noveum_trace.reader import SpanDict, trace_files
-
-_BLOCK = 1 << 20
+from noveum_trace.cli.source import CliError, SpanFilter, Subcommands, Warn, warn_to_stderr
+from noveum_trace.reader import BadLine, SpanDict, complete_end, decode_line, lines, trace_files
 
 
 class Follower:
-    """Yields the spans appended to the trace files under ``path`` since the last poll."""
+    """Yields the spans appended to the trace files under ``path`` since the last poll.
+
+    ``from_start=False`` skips what the files hold at the first poll. A path that does not
+    exist yet yields nothing until it appears.
+    """
 
     def __init__(self, path: str, from_start: bool, warn: Warn = warn_to_stderr) -> None:
         self.path = path
@@ -46,7 +42,7 @@ class Follower:
         try:
             names = trace_files(self.path)
         except FileNotFoundError:
-            raise CliError(f"no such file or directory: {self.path}") from None
+            names = []
         seen: dict[tuple[int, int], int] = {}
         for name in names:
             try:
@@ -57,7 +53,7 @@ class Follower:
             offset = self.offsets.get(key)
             if offset is None:
                 at_end = self._first_poll and not self.from_start
-                offset = _last_line_end(name, stat.st_size) if at_end else 0
+                offset = _complete_end(name, stat.st_size) if at_end else 0
             elif stat.st_size < offset:  # truncated in place
                 offset = 0
             if stat.st_size > offset:
@@ -70,26 +66,21 @@ class Follower:
         self._first_poll = False
 
     def _read(self, name: str, offset: int) -> Iterator[tuple[list[SpanDict], int]]:
+        """(spans, offset just past them) per complete line from ``offset``."""
         try:
             handle = open(name, "rb")  # noqa: SIM115 - closed below; yields in between
         except OSError as exc:
             self._warn_once(name, f"cannot read {name}: {exc.strerror or exc}")
             return
         with handle:
-            handle.seek(offset)
-            rest = b""
-            while block := handle.read(_BLOCK):
-                lines = (rest + block).split(b"\n")
-                rest = lines.pop()
-                for raw in lines:
-                    offset += len(raw) + 1
-                    spans: list[SpanDict] = []
-                    if raw.strip():
-                        try:
-                            spans = spans_in_line(raw, name)
-                        except BadLine as exc:
-                            self._warn_once(name, f"{name}: {exc}; skipping such lines")
-                    yield spans, offset
+            for line in lines(handle, offset, complete_only=True):
+                spans: list[SpanDict] = []
+                if not line.blank:
+                    try:
+                        spans = decode_line(line.raw, name)
+                    except BadLine as exc:
+                        self._warn_once(name, f"{name}: {exc}; skipping such lines")
+                yield spans, line.end
 
     def _warn_once(self, name: str, message: str) -> None:
         if name not in self._warned:
@@ -97,54 +88,51 @@ class Follower:
             self.warn(message)
 
 
-def _last_line_end(name: str, size: int) -> int:
+def _complete_end(name: str, size: int) -> int:
     """Where the last complete line of ``name`` ends, to start following from there."""
     try:
         with open(name, "rb") as handle:
-            position = size
-            while position > 0:
-                start = max(0, position - 65536)
-                handle.seek(start)
-                chunk = handle.read(position - start)
-                newline = chunk.rfind(b"\n")
-                if newline >= 0:
-                    return start + newline + 1
-                position = start
+            return complete_end(handle, size)
     except OSError:
-        pass
-    return 0
+        return 0
 
 
-def span_line(span: SpanDict, style: fmt.Style) -> str:
-    name = fmt.one_line(span["name"], 48)
+def span_line(span: SpanDict, style: render.Style) -> str:
+    name = render.one_line(span["name"], 48)
     parts = [
-        style(fmt.clock(span["end_time_unix_nano"], with_date=False), "dim"),
+        style(render.clock(span["end_time_unix_nano"], with_date=False), "dim"),
         style(span["service_name"] or "?", "magenta"),
-        f"trace {fmt.short_id(span['trace_id'])}",
-        style(name, "red") if is_error(span) else style(name, "bold"),
-        fmt.duration(span["duration_ms"]),
-        span_details(span, style),
+        f"trace {render.short_id(span['trace_id'])}",
+        style(name, "red") if render.is_error(span) else style(name, "bold"),
+        render.duration(span["duration_ms"]),
+        render.span_details(span, style),
     ]
     return "  ".join(part for part in parts if part)
 
 
-def write_span(span: SpanDict, out: TextIO, style: fmt.Style, as_json: bool, content: bool) -> None:
+def write_span(
+    span: SpanDict, out: TextIO, style: render.Style, as_json: bool, content: bool
+) -> None:
     if as_json:
-        out.write(fmt.dumps(span if content else strip_content(span)) + "\n")
+        out.write(render.dumps(span if content else render.strip_content(span)) + "\n")
         return
     out.write(span_line(span, style) + "\n")
     if content:
-        for key, text in content_items(span):
-            out.write(f"    {style(key + ':', 'dim')} {fmt.one_line(text, 400)}\n")
+        for key, text in render.content_items(span):
+            out.write(f"    {style(key + ':', 'dim')} {render.one_line(text, 400)}\n")
 
 
 def run(args: argparse.Namespace) -> int:
     filt = SpanFilter.from_args(args)
-    style = fmt.Style(fmt.colour_wanted(args.color, sys.stdout))
-    follower = Follower(args.path, from_start=args.from_start or args.once)
-    if not os.path.exists(args.path):
+    style = render.Style(fmt.colour_wanted(args.color, sys.stdout))
+    exists = os.path.exists(args.path)
+    if not exists and args.once:
         raise CliError(f"no such file or directory: {args.path}")
-    if fmt.isatty(sys.stderr) and not args.once:
+    # Files that appear under a path that did not exist yet are all new: read them whole.
+    follower = Follower(args.path, from_start=args.from_start or args.once or not exists)
+    if not exists:
+        warn_to_stderr(f"{args.path} does not exist yet; waiting for it (Ctrl-C to stop)")
+    elif fmt.isatty(sys.stderr) and not args.once:
         print(f"following {args.path} (Ctrl-C to stop)", file=sys.stderr)
     deadline = time.monotonic() + args.max_seconds if args.max_seconds else None
     printed = 0
@@ -166,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
 
 
-def add_parser(sub: Any, common: list[argparse.ArgumentParser]) -> None:
+def add_parser(sub: Subcommands, common: list[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "tail",
         parents=common,

@@ -2,12 +2,14 @@
 
 Each line of a trace file is already one OTLP ``TracesData``; lines are grouped into
 requests of about ``--batch-bytes`` and sent with the live exporter's client (same retry
-rules). Progress goes to stderr.
+rules). Progress goes to stderr. The lines are forwarded as our encoder wrote them (already
+masked); a line that is not trace data is counted and skipped.
 
 Resumable: ``.noveum-send-state.json`` beside the traces records, per endpoint and file,
 how many bytes were delivered and a hash of the file's first line (its identity: a file
 replaced under the same name starts again from zero). Only newline-terminated lines are
-sent, so a file still being written is picked up where it stopped on the next run.
+sent (the reader's ``complete_only``), so a file still being written is picked up where it
+stopped on the next run.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import orjson
 
 from noveum_trace._config import resolve
 from noveum_trace.export._otlp_http import OtlpHttpClient, Outcome, display_url
-from noveum_trace.reader import trace_files
+from noveum_trace.reader import BadLine, lines, trace_files, traces_data
 
 STATE_FILE = ".noveum-send-state.json"
 _HEAD_BYTES = 4096  # how much of a file's start identifies it
@@ -110,7 +112,7 @@ class _State:
 
 @dataclass
 class _Chunk:
-    resource_spans: list[Any] = field(default_factory=list)
+    resource_spans: list[dict[str, Any]] = field(default_factory=list)
     spans: int = 0
     start: int = 0
     end: int = 0  # file offset just past the last line in this chunk
@@ -122,31 +124,26 @@ class _Chunk:
 
 def _chunks(handle: BinaryIO, start: int, batch_bytes: int) -> Iterator[_Chunk]:
     """Groups of complete lines from ``start``; a torn (unterminated) tail is left alone."""
-    handle.seek(start)
-    chunk, size, offset = _Chunk(start=start, end=start), 0, start
-    for line in handle:
-        if not line.endswith(b"\n"):
-            break
-        offset += len(line)
-        chunk.end = offset
-        if not line.strip():
+    chunk, size = _Chunk(start=start, end=start), 0
+    for line in lines(handle, start, complete_only=True):
+        chunk.end = line.end
+        if line.blank:
             continue
         try:
-            data = orjson.loads(line)
-            resource_spans = data["resourceSpans"]
+            resource_spans = traces_data(line.raw)["resourceSpans"]
             chunk.spans += sum(
                 len(scope.get("spans", ()))
                 for rs in resource_spans
                 for scope in rs.get("scopeSpans", ())
             )
-        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        except (BadLine, TypeError, AttributeError):
             chunk.bad_lines += 1
             continue
         chunk.resource_spans.extend(resource_spans)
-        size += len(line)
+        size += len(line.raw)
         if size >= batch_bytes:
             yield chunk
-            chunk, size = _Chunk(start=offset, end=offset), 0
+            chunk, size = _Chunk(start=line.end, end=line.end), 0
     if chunk.end > chunk.start:
         yield chunk
 
