@@ -179,6 +179,8 @@ def _parts(content: Any) -> list[dict[str, Any]]:
 
 def usage_attributes(usage: Any) -> dict[str, int]:
     """Token counts from a ``Usage`` / ``MessageDeltaUsage`` (see the module docstring).
+
+    The one Anthropic usage normaliser: client spans and ``@trace_llm_call`` both use it.
     """
     if usage is None:
         return {}

@@ -218,7 +218,8 @@ def _output_message(
 def usage_attributes(usage: Any) -> dict[str, int]:
     """OpenAI usage (chat, embeddings or responses) in OpenTelemetry terms; absent stays absent.
 
-    OpenAI counts cached tokens inside the input, as OpenTelemetry does.
+    OpenAI counts cached (and cache-written) tokens inside the input, as OpenTelemetry does.
+    The one OpenAI usage normaliser: client spans and ``@trace_llm_call`` both use it.
     """
     out: dict[str, int] = {}
     if usage is None:
@@ -243,6 +244,9 @@ def usage_attributes(usage: Any) -> dict[str, int]:
     cached = as_int(get(details, "cached_tokens"))
     if cached is not None:
         out[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached
+    written = as_int(get(details, "cache_write_tokens"))
+    if written:  # reported as 0 by every response that wrote nothing
+        out[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = written
     reasoning = as_int(get(output_details, "reasoning_tokens"))
     if reasoning is not None:
         out[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning
