@@ -65,6 +65,9 @@ class Client(Base):
     def fail(self) -> None:
         raise LookupError("provider says no")
 
+    def fail_oddly(self, error: BaseException) -> None:
+        raise error
+
     def later(self, value: int) -> Any:  # not a coroutine function; returns an awaitable
         async def run() -> int:
             return value * 2
@@ -108,7 +111,7 @@ def _boom(*_: Any) -> Any:
 
 @pytest.fixture
 def patched() -> Iterator[None]:
-    names = ("ask", "stream", "fail")
+    names = ("ask", "stream", "fail", "fail_oddly")
     for name in names:
         assert patch(Client, name, _begin, _end, is_async=False)
     assert patch(Client, "later", _begin, _end, is_async=True)
@@ -245,6 +248,24 @@ def test_close_from_outside_ends_the_span(traced: Traces, patched: None) -> None
     assert stream.response.closed == 1
     (span,) = traced.spans()
     assert span["attributes"][semconv.LLM_CHUNKS_COUNT] == 1
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no str for you")
+
+
+def test_an_exception_whose_str_raises_passes_through_and_fails_the_span(
+    traced: Traces, patched: None
+) -> None:
+    error = Unprintable()
+    with pytest.raises(Unprintable) as caught:
+        Client().fail_oddly(error)
+    assert caught.value is error
+    (span,) = traced.spans()
+    assert span["status"]["code"] == "ERROR"
+    assert span["status"]["message"].startswith("Unprintable: ")
+    assert span["attributes"][semconv.ERROR_TYPE] == f"{__name__}.Unprintable"
 
 
 def test_a_client_of_another_shape_plugs_in_with_follow(traced: Traces) -> None:

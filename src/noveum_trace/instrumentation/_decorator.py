@@ -16,7 +16,7 @@ The span:
   ``cls`` left out), as the ``gen_ai.content.prompt`` event, and the return value as the
   ``gen_ai.content.completion`` event (``capture_args`` / ``capture_result`` turn them off);
 * records an exception with error status and ``error.type``; the exception propagates
-  unchanged.
+  unchanged (even one whose ``__str__`` raises).
 
 Generators: the span covers the whole iteration, from the first ``next()`` to exhaustion,
 ``break``/``close()``, an error, or garbage collection (it ends exactly once). It records

@@ -83,7 +83,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from noveum_trace import semconv
 from noveum_trace._core.context import attach_span, detach
 from noveum_trace._core.tracer import PROVIDER, Tracer
-from noveum_trace._core.values import type_name
+from noveum_trace._core.values import safe_str, type_name
 from noveum_trace._diagnostics.guard import internal_error
 from noveum_trace._pipeline import active_config
 from noveum_trace.instrumentation._llm_scope import note_child_usage
@@ -305,7 +305,8 @@ class Call:
                 guarded(f"{self.where}.apply", acc.apply, self)
             if error is not None:
                 span.record_exception(error, escaped=True)
-                span.set_status(StatusCode.ERROR, f"{type(error).__name__}: {error}")
+                # safe_str: an exception whose __str__ raises still sets the status
+                span.set_status(StatusCode.ERROR, f"{type(error).__name__}: {safe_str(error)}")
                 span.set_attribute(semconv.ERROR_TYPE, type_name(error))
             tokens = self.output_tokens
             if tokens:
