@@ -41,7 +41,8 @@ the ones their client spans use.
 The span's lifecycle is the instrumentation engine's ``Call`` (latency, stream metrics, time
 to first token, tokens per second, errors, ending once); this module adds what only a
 decorated function has: its arguments as the prompt, its result or yielded text as the
-completion, and the nesting rule.
+completion, and the nesting rule. A decorated generator the application still holds at
+``shutdown()`` or exit ends there, like an instrumented stream.
 """
 
 from __future__ import annotations
@@ -238,6 +239,7 @@ class _Traced:
         self.keep_text = spec.capture_result and call.capture
         if streaming:
             call.streaming = True
+            call.linger()
             self.limit = active_config().max_content_length
         if spec.capture_args and call.capture:
             guarded("decorator.prompt", self._prompt, args, kwargs)

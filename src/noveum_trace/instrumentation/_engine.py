@@ -20,6 +20,9 @@ API (kept small; it only grows, it never changes)::
                   ``call.error`` is the exception the call ends with, or None)
         call.handed_off: True once ``_streams`` follows the call's stream
         call.hide: optional predicate; stream items it accepts are accumulated, not delivered
+        call.linger(): the call outlives the method that started it (a stream, a raw
+                  response): if still open at ``shutdown()`` or exit, it ends there, at its
+                  last activity, marked ``noveum.ended_at_shutdown``
         call.finish(error=None, abandoned=False): ends the span exactly once (latency, stream
                   metrics, ``acc.apply``, error status, error.type, recorded exception);
                   later calls do nothing. ``abandoned``: end at the last item delivered, not
@@ -75,6 +78,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -85,7 +89,7 @@ from noveum_trace._core.context import attach_span, detach
 from noveum_trace._core.tracer import PROVIDER, Tracer
 from noveum_trace._core.values import safe_str, type_name
 from noveum_trace._diagnostics.guard import internal_error
-from noveum_trace._pipeline import active_config
+from noveum_trace._pipeline import active_config, before_shutdown
 from noveum_trace.instrumentation._llm_scope import note_child_usage
 
 __all__ = [
@@ -133,10 +137,18 @@ def guarded(where: str, fn: Callable[..., Any], *args: Any) -> Any:
         return None
 
 
+# Calls that outlive the method that started them (``linger``), ended at shutdown if still
+# open. Weak, so a dropped stream is collected (and ends) as it would be without us; the lock
+# only guards adding against the snapshot taken at shutdown, once per stream, never per chunk.
+_open: weakref.WeakSet[Call] = weakref.WeakSet()
+_open_lock = threading.Lock()
+
+
 class Call:
     """One traced LLM call: its span and what is measured until the span ends."""
 
     __slots__ = (
+        "__weakref__",
         "acc",
         "capture",
         "chunk_events",
@@ -149,6 +161,7 @@ class Call:
         "hide",
         "kind",
         "last_ns",
+        "lingering",
         "live",
         "output_tokens",
         "semconv_latest",
@@ -178,6 +191,7 @@ class Call:
         self.output_tokens: int | None = None
         self.streaming = False
         self.handed_off = False
+        self.lingering = False
         self.where = vendor or "call"
         self.live = False
         self.done = False
@@ -247,6 +261,13 @@ class Call:
             detach(token)
 
     # ---- streams --------------------------------------------------------------------
+
+    def linger(self) -> None:
+        """Register a call that outlives its method; see the module docstring."""
+        if self.live and not self.lingering:
+            self.lingering = True
+            with _open_lock:
+                _open.add(self)
 
     def on_chunk(self, chunk: Any) -> None:
         """A chunk the user received (``_streams`` calls this; it never raises)."""
@@ -336,6 +357,19 @@ class Call:
         # A stream dropped before its first read leaves no generator to close: end here.
         if self.live:
             self.finish(abandoned=True)
+
+
+def _end_open_calls() -> None:
+    """At shutdown, while the pipeline still runs: end what the application still holds."""
+    with _open_lock:
+        calls = list(_open)
+    for call in calls:
+        if call.live:
+            call.set(semconv.NOVEUM_ENDED_AT_SHUTDOWN, True)
+            call.finish(abandoned=True)
+
+
+before_shutdown(_end_open_calls)
 
 
 # ---- patching -----------------------------------------------------------------------

@@ -24,7 +24,8 @@ How one call is followed:
    Its body already read (a plain call): ``vendor.record`` its JSON now, and the call ends.
    Otherwise it is watched: parsed -> step 2; body read by hand (``read``, ``json``,
    ``text``) -> its JSON recorded when the read ends; closed unread -> the call ends with
-   what the request said; dropped -> the call ends at the time the response arrived.
+   what the request said; dropped -> the call ends at the time the response arrived; still
+   held at shutdown -> ended there (``Call.linger``).
 
 Clients that Stainless did not generate plug in through ``_engine.patch`` instead (see its
 docstring); their maps have the same three parts.
@@ -239,6 +240,7 @@ class _RawBody:
         self.http = weakref.ref(http)
         self.reads = 0
         call.last_ns = _perf_ns()  # dropped unread: the call ends when the response arrived
+        call.linger()
         for name in ("read", "aread"):
             hook(http, name, before=self.read_starts, after=self.read_ends)
         for name in ("close", "aclose"):

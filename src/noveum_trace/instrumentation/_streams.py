@@ -19,7 +19,8 @@ The span ends exactly once, on the first of:
 * the response is closed from outside the iteration: ``close()``, ``with`` exit, a helper's
   ``close()`` (an error raised in the user's loop body exits through one of these too);
 * the stream is dropped unfinished (``break`` and forget, never iterated) and collected:
-  the span then ends at the last chunk the user received.
+  the span then ends at the last chunk the user received;
+* ``shutdown()`` or interpreter exit while the application still holds it (``Call.linger``).
 
 ``trace_stream`` returns False (nothing changed) for a stream of another shape; the caller
 then finishes the call itself. ``hook`` runs our code around one method of one object.
@@ -46,6 +47,7 @@ def follow(iterator: Any, call: Call, *, is_async: bool) -> Any:
     call.streaming = True
     call.handed_off = True
     call.last_ns = _perf_ns()  # an unread stream "ends" when its response arrived
+    call.linger()
     return _async_traced(iterator, call) if is_async else _sync_traced(iterator, call)
 
 
