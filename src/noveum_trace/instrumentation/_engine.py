@@ -15,6 +15,8 @@ API (kept small; it only grows, it never changes)::
         (also write gen_ai.input/output.messages) / call.streaming / call.set(key, value)
         call.set_attributes(mapping) / call.event(name, attributes)
         call.usage(mapping): token counts (semconv keys); marks the enclosing decorator scope
+        call.fail(kind, message): an error the response reported in-band (a stream's terminal
+                  error event): error status with ``message``, error.type ``kind``
         call.acc: an ``Accumulator`` for streams (``add(item) -> text | None | NOT_OUTPUT``,
                   ``apply(call)`` once at the end, also after an error: while it runs,
                   ``call.error`` is the exception the call ends with, or None)
@@ -247,6 +249,12 @@ class Call:
         if output is not None:
             self.output_tokens = output
         note_child_usage()  # an enclosing @trace_llm_call must not count these again
+
+    def fail(self, kind: str, message: str | None) -> None:
+        """An error the vendor reported in the response itself rather than by raising."""
+        if self.live:
+            self.span.set_status(StatusCode.ERROR, message)
+            self.span.set_attribute(semconv.ERROR_TYPE, kind)
 
     # ---- context: the span is current while the vendor's own code runs ---------------
 

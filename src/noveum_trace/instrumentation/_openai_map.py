@@ -343,6 +343,8 @@ def _record_responses(call: Call, result: Any) -> None:
         reason = status
     if reason:
         call.set(semconv.GEN_AI_RESPONSE_FINISH_REASONS, [reason])
+    if status == "failed":  # a stream's response.failed, or a background response's end
+        _fail(call, get(result, "error"))
     if call.capture:
         text = "".join(text_parts) if text_parts else None
         _completion_event(call, text, tool_calls)
@@ -361,6 +363,17 @@ def _record_embeddings(call: Call, result: Any) -> None:
         elif isinstance(vector, str):  # a raw body: base64 float32s, as the client asks for
             count = len(binascii.a2b_base64(vector)) // 4
             call.set(semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT, count)
+
+
+def _fail(call: Call, error: Any) -> None:
+    """An error the API reported in-band: error.type is its code (OpenTelemetry's ``_OTHER``
+    when it has none), the status message its message."""
+    code = get(error, "code")
+    message = get(error, "message")
+    call.fail(
+        code if isinstance(code, str) and code else "_OTHER",
+        message if isinstance(message, str) else None,
+    )
 
 
 # ---- streams ----------------------------------------------------------------------------
@@ -461,15 +474,21 @@ class ChatAccumulator:
 
 class ResponsesAccumulator:
     """Running total of a streamed Responses API call: the final ``response`` it carries,
-    else (an abandoned stream) the text deltas seen so far."""
+    else (an abandoned stream) the text deltas seen so far.
 
-    __slots__ = ("final", "keep_text", "texts")
+    A terminal ``response.failed`` (its response's ``error``) or ``error`` event ends the
+    call with error status, ``error.type`` the error's code; ``response.incomplete`` records
+    its reason as the finish reason.
+    """
+
+    __slots__ = ("error", "final", "keep_text", "texts")
 
     _FINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
     def __init__(self, keep_text: bool) -> None:
         self.keep_text = keep_text
         self.final: Any = None
+        self.error: Any = None
         self.texts: list[str] = []
 
     def add(self, event: Any) -> str | NotOutput | None:
@@ -483,6 +502,8 @@ class ResponsesAccumulator:
             return delta
         if event_type in self._FINAL or (event_type == "response.created" and self.final is None):
             self.final = event.response
+        elif event_type == "error":
+            self.error = event
         if isinstance(event_type, str) and event_type.endswith(".delta"):
             return None
         return NOT_OUTPUT
@@ -497,6 +518,8 @@ class ResponsesAccumulator:
                 call.set(semconv.GEN_AI_RESPONSE_MODEL, get(final, "model"))
             if call.capture and self.texts:
                 _completion_event(call, "".join(self.texts), [])
+        if self.error is not None:
+            _fail(call, self.error)
 
 
 def is_usage_only_chunk(chunk: Any) -> bool:

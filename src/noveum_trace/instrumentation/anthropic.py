@@ -18,7 +18,8 @@ and INCLUDES ``cache_read_input_tokens`` and ``cache_creation_input_tokens`` (al
 their own). On streams, ``llm.chunks_count`` counts content deltas, and the time to first token
 is the first content delta, not ``message_start`` (which the API sends before any token).
 With ``capture_content`` off, ``gen_ai.tool.definitions`` keeps only each tool's type and
-name: descriptions and input schemas are prompt content.
+name: descriptions and input schemas are prompt content. An ``error`` event mid-stream makes
+the client raise ``anthropic.APIStatusError``: the span ends with that error.
 
 The client's own OpenTelemetry spans: ``anthropic`` 2.x starts a span of its own
 ("anthropic.messages.create") for each call once any tracer provider is registered (ours is,

@@ -15,7 +15,10 @@ Streams: ``llm.chunks_count`` counts the chunks that carried model output (a non
 content or refusal delta, or a tool-call delta, in any choice; for the Responses API, an
 event whose type ends in ``.delta``). The time to first token is the first such chunk: the
 role-only first chunk, finish-reason or usage-only chunks, Azure's ``prompt_filter_results``
-chunk and ``response.created`` are bookkeeping and count for neither.
+chunk and ``response.created`` are bookkeeping and count for neither. A Responses stream
+that ends with ``response.failed`` or an ``error`` event ends its span with error status and
+``error.type`` the error's code; a chat stream's error makes the client raise, and the span
+records that exception.
 
 ``openai_include_usage`` (off by default) asks a streamed chat call for its token usage
 (``stream_options.include_usage``) when the user did not, and keeps that extra usage-only
