@@ -9,14 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+_ABSENT: Any = object()
+
 
 def get(obj: Any, name: str) -> Any:
     """``obj[name]`` for a mapping, ``obj.name`` for anything else; None when absent."""
-    if isinstance(obj, dict):  # a concrete check first: the Mapping ABC check is slow per chunk
+    if isinstance(obj, dict):  # a concrete check first: the Mapping ABC check is slow
         return obj.get(name)
-    value = getattr(obj, name, None)
-    if value is None and isinstance(obj, Mapping):
-        return obj.get(name)
+    value = getattr(obj, name, _ABSENT)
+    if value is _ABSENT:  # the ABC check only when there is no such attribute
+        return obj.get(name) if isinstance(obj, Mapping) else None
     return value
 
 
