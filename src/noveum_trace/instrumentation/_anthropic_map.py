@@ -336,10 +336,6 @@ class StreamAccumulator:
             self._take_usage(get(event, "usage"))
         return NOT_OUTPUT
 
-    def feed(self, event: Any) -> bool:
-        """Take one event; True when it carried model output (a content delta)."""
-        return self.add(event) is not NOT_OUTPUT
-
     def apply(self, call: Call) -> None:
         record_message(call, self.final_message())
 
