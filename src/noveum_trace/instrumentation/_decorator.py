@@ -285,6 +285,16 @@ class _Traced:
             self.result = result
             call.finish(error)
 
+    def end(
+        self,
+        tokens: tuple[object, object, LLMScope] | None,
+        result: Any = _NOTHING,
+        error: BaseException | None = None,
+    ) -> None:
+        """The user's code returned or raised for good: leave its context, end the call."""
+        self.exit(tokens)
+        self.finish(result, error)
+
     # ---- the Accumulator --------------------------------------------------------------
 
     def add(self, chunk: Any) -> None:
@@ -395,11 +405,9 @@ def _function_wrapper(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any]
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            call.exit(tokens)
-            call.finish(error=exc)
+            call.end(tokens, error=exc)
             raise
-        call.exit(tokens)
-        call.finish(result)
+        call.end(tokens, result)
         return result
 
     return traced
@@ -412,11 +420,9 @@ def _coroutine_wrapper(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any
         try:
             result = await fn(*args, **kwargs)
         except BaseException as exc:
-            call.exit(tokens)
-            call.finish(error=exc)
+            call.end(tokens, error=exc)
             raise
-        call.exit(tokens)
-        call.finish(result)
+        call.end(tokens, result)
         return result
 
     return traced
@@ -439,12 +445,10 @@ def _generator_wrapper(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any
             try:
                 item = inner.send(sent) if thrown is None else inner.throw(thrown)
             except StopIteration as stop:
-                call.exit(tokens)
-                call.finish()
+                call.end(tokens)
                 return stop.value
             except BaseException as exc:
-                call.exit(tokens)
-                call.finish(error=exc)
+                call.end(tokens, error=exc)
                 raise
             call.exit(tokens)
             thrown = None
@@ -465,11 +469,9 @@ def _close(call: _Traced, close: Callable[[], Any]) -> None:
     try:
         close()
     except BaseException as exc:
-        call.exit(tokens)
-        call.finish(error=exc)
+        call.end(tokens, error=exc)
         raise
-    call.exit(tokens)
-    call.finish()
+    call.end(tokens)
 
 
 def _async_generator_wrapper(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any]:
@@ -490,12 +492,10 @@ def _async_generator_wrapper(fn: Callable[..., Any], spec: _Spec) -> Callable[..
                 else:
                     item = await inner.athrow(thrown)
             except StopAsyncIteration:
-                call.exit(tokens)
-                call.finish()
+                call.end(tokens)
                 return
             except BaseException as exc:
-                call.exit(tokens)
-                call.finish(error=exc)
+                call.end(tokens, error=exc)
                 raise
             call.exit(tokens)
             thrown = None
@@ -507,11 +507,9 @@ def _async_generator_wrapper(fn: Callable[..., Any], spec: _Spec) -> Callable[..
                 try:
                     await inner.aclose()
                 except BaseException as exc:
-                    call.exit(tokens)
-                    call.finish(error=exc)
+                    call.end(tokens, error=exc)
                     raise
-                call.exit(tokens)
-                call.finish()
+                call.end(tokens)
                 raise
             except BaseException as exc:
                 thrown, sent = exc, None
