@@ -604,3 +604,15 @@ def test_raw_stream_never_parsed_is_collected(on: Traces, fake: Any) -> None:
     span = only_span(on)
     assert span["attributes"]["llm.streaming"] is True
     assert span["status"]["code"] != "ERROR"
+
+
+def test_stream_error_event_status_says_why(on: Traces, fake: Any) -> None:
+    # anthropic's SSE `error` event: the client raises; the span ends with that error and
+    # the event's message (error.type stays the exception's class, as for any raised error).
+    with pytest.raises(anthropic.APIStatusError) as raised:
+        for _ in stream(fake, "stream-error"):
+            pass
+    span = only_span(on)
+    message = span["status"]["message"]
+    assert message.startswith("APIStatusError: ") and str(raised.value) in message
+    assert "overloaded" in message.lower()

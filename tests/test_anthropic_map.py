@@ -10,6 +10,7 @@ import pytest
 
 from noveum_trace import semconv as sc
 from noveum_trace.instrumentation import _anthropic_map as amap
+from noveum_trace.instrumentation._engine import NOT_OUTPUT
 
 from .anthropic_cassettes import CASSETTES, final_from_sse, recording, sse_events
 
@@ -117,7 +118,7 @@ def test_stream_accumulator_rebuilds_recorded_streams(name: str) -> None:
     acc = amap.StreamAccumulator()
     # Through the client's own event models, as the stream wrapper will see them.
     events = [e for e in sse_events(body) if e["type"] != "error"]
-    outputs = [acc.feed(_event_model(e)) for e in events]
+    outputs = [acc.add(_event_model(e)) is not NOT_OUTPUT for e in events]
     deltas = [e for e in events if e["type"] == "content_block_delta"]
     assert sum(outputs) == acc.chunks == len(deltas)
     final = acc.final_message()
@@ -144,7 +145,7 @@ def test_stream_tool_calls_end_up_in_the_completion() -> None:
     name = "test_anthropic_instrumentation_multiple_tool_calling_streaming.yaml"
     acc = amap.StreamAccumulator()
     for event in sse_events(recording(name).response):
-        acc.feed(event)
+        acc.add(event)
     attrs, event = amap.completion_content(acc.final_message(), latest=True)
     calls = json.loads(event[sc.GEN_AI_TOOL_CALLS])
     assert [c["name"] for c in calls] == ["get_weather", "get_time"]
@@ -166,7 +167,7 @@ def test_thinking_blocks_and_a_stream_cut_mid_arguments() -> None:
         {"type": "message_delta", "delta": {"stop_reason": None}, "usage": {"output_tokens": 9, "input_tokens": None}},  # noqa: E501
     ]  # fmt: skip
     for event in events:
-        acc.feed(event)
+        acc.add(event)
     final = acc.final_message()
     assert final["usage"] == {"input_tokens": 4, "output_tokens": 9}
     _, event = amap.completion_content(final, latest=False)
@@ -186,7 +187,7 @@ def test_capture_off_keeps_usage_and_drops_content() -> None:
     body = recording(name).response
     acc = amap.StreamAccumulator(keep_content=False)
     for event in sse_events(body):
-        acc.feed(event)
+        acc.add(event)
     final = acc.final_message()
     assert final["content"] == [] and acc.chunks > 0
     expected = final_from_sse(body)

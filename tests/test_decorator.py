@@ -300,6 +300,44 @@ def test_exceptions_are_recorded_and_reraised_unchanged(traced: Traces, kind: st
     assert not _has_event(span, semconv.EVENT_CONTENT_COMPLETION)
 
 
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no str for you")
+
+
+@pytest.mark.parametrize("kind", ["function", "coroutine", "generator"])
+def test_an_exception_whose_str_raises_passes_through_and_fails_the_span(
+    traced: Traces, kind: str
+) -> None:
+    error = Unprintable()
+
+    @trace_llm_call(model="gpt-4o")
+    def function() -> None:
+        raise error
+
+    @trace_llm_call(model="gpt-4o")
+    async def coroutine() -> None:
+        raise error
+
+    @trace_llm_call(model="gpt-4o")
+    def generator() -> Iterator[str]:
+        yield "partial"
+        raise error
+
+    with pytest.raises(Unprintable) as caught:
+        if kind == "function":
+            function()
+        elif kind == "coroutine":
+            asyncio.run(coroutine())
+        else:
+            list(generator())
+    assert caught.value is error
+    span = _one(traced)
+    assert span["status"]["code"] == "ERROR"
+    assert span["status"]["message"].startswith("Unprintable: ")
+    assert span["attributes"][semconv.ERROR_TYPE] == f"{__name__}.Unprintable"
+
+
 def test_span_names(traced: Traces) -> None:
     @trace_llm_call(system="openai")
     def no_model() -> str:

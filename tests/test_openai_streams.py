@@ -339,3 +339,57 @@ def test_streamed_parallel_tool_calls_accumulate_by_index(
         {"id": c["id"], "name": c["function"]["name"], "arguments": c["function"]["arguments"]}
         for c in calls
     ] == [expected[i] for i in sorted(expected)]
+
+
+# ---- terminal error events: the stream ends, the call failed -------------------------------
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+@pytest.mark.parametrize(
+    ("scenario", "terminal"), [("stream-error", "response.failed"), ("error-event", "error")]
+)
+async def test_responses_stream_ending_in_an_error_event_fails_the_span(
+    traced: Traces, fake: FakeProvider, scenario: str, terminal: str, is_async: bool
+) -> None:
+    kwargs: dict[str, Any] = {
+        "model": "gpt-4o-mini",
+        "input": "Count for me",
+        "stream": True,
+        "extra_headers": {"x-fake-scenario": scenario},
+    }
+    if is_async:
+        seen = [e async for e in await async_client(fake).responses.create(**kwargs)]
+    else:
+        seen = list(client(fake).responses.create(**kwargs))
+    last = seen[-1]  # the client yields it: no exception reaches the application
+    assert last.type == terminal
+    error = last.response.error if last.type == "response.failed" else last
+    assert error is not None and error.code == "server_error"
+    span = one(traced.spans())
+    assert span["status"] == {"code": "ERROR", "message": error.message}
+    assert span["attributes"][semconv.ERROR_TYPE] == "server_error"
+    assert span["attributes"][semconv.LLM_CHUNKS_COUNT] == len(output_chunks(seen))
+
+
+def test_responses_stream_incomplete_records_its_reason(traced: Traces, fake: FakeProvider) -> None:
+    seen = list(
+        client(fake).responses.create(
+            model="gpt-4o-mini", input="Say hello", stream=True, max_output_tokens=3
+        )
+    )
+    assert seen[-1].type == "response.incomplete"
+    assert seen[-1].response.incomplete_details.reason == "max_output_tokens"  # type: ignore[union-attr]
+    span = one(traced.spans())
+    assert span["status"]["code"] == "UNSET"  # cut short is not an error
+    # the reason, in the words chat completions use for it
+    assert span["attributes"][semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ["length"]
+
+
+def test_chat_stream_error_event_status_says_why(traced: Traces, fake: FakeProvider) -> None:
+    # Chat completions: the client raises on the `{"error": ...}` event; the span says so.
+    with pytest.raises(openai.APIError) as caught:
+        for _ in _stream(fake, "stream-error"):
+            pass
+    span = one(traced.spans())
+    assert span["status"] == {"code": "ERROR", "message": f"APIError: {caught.value}"}
+    assert caught.value.message and caught.value.message in span["status"]["message"]

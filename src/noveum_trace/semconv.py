@@ -134,3 +134,8 @@ OPENAI_RESPONSE_SYSTEM_FINGERPRINT: Final = "openai.response.system_fingerprint"
 # messages.count_tokens: the count it returns. Not gen_ai.usage.*: nothing was generated or
 # billed, so no cost and no usage for an enclosing decorator span. Same name as the client's own.
 ANTHROPIC_COUNT_TOKENS_INPUT_TOKENS: Final = "anthropic.message.count_tokens.input_tokens"
+
+# --- Set by noveum_trace itself --------------------------------------------------------------
+# An instrumentation span (a stream or raw response the application still held, unfinished)
+# that shutdown() or interpreter exit ended, at its last activity, so that it is not lost.
+NOVEUM_ENDED_AT_SHUTDOWN: Final = "noveum.ended_at_shutdown"

@@ -1,7 +1,8 @@
 """Anthropic Messages API -> span attributes and content: pure functions, no I/O, no spans.
 
-Works on the client's pydantic models and on plain dicts alike (``_get``), so the same code
-reads a ``Message``, a raw stream event, or a cassette body decoded as JSON.
+Works on the client's pydantic models and on plain dicts alike (``_fields.get``), so the same
+code reads a ``Message``, a raw stream event, a raw response's JSON body, or a cassette.
+The last section is what the Stainless seam (``_stainless``) asks of this map.
 
 Token usage follows the current OpenTelemetry GenAI rule: ``gen_ai.usage.input_tokens`` is
 ALL the prompt tokens, i.e. anthropic's ``input_tokens`` (which excludes the cache) PLUS
@@ -13,10 +14,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from noveum_trace import semconv
 from noveum_trace._core.values import to_json
+from noveum_trace.instrumentation._engine import NOT_OUTPUT, Accumulator, NotOutput
+from noveum_trace.instrumentation._fields import as_int, get
+
+if TYPE_CHECKING:
+    from noveum_trace.instrumentation._engine import Call
+    from noveum_trace.instrumentation._stainless import Request
+
+CHAT = "chat"
+COUNT_TOKENS = "count_tokens"
+ROUTES: Mapping[str, str] = {"/v1/messages": CHAT, "/v1/messages/count_tokens": COUNT_TOKENS}
+OPERATIONS: Mapping[str, str] = {
+    CHAT: semconv.OPERATION_CHAT,
+    COUNT_TOKENS: semconv.OPERATION_COUNT_TOKENS,
+}
 
 _SEQUENCES = (list, tuple)
 
@@ -29,20 +44,6 @@ _REQUEST_SCALARS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _get(obj: Any, name: str) -> Any:
-    """``obj[name]`` for a mapping, ``obj.name`` for a model; None when absent."""
-    if isinstance(obj, dict):  # a concrete check first: the Mapping ABC check is slow per chunk
-        return obj.get(name)
-    value = getattr(obj, name, None)
-    if value is None and isinstance(obj, Mapping):
-        return obj.get(name)
-    return value
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 # ---- request ------------------------------------------------------------------------------
 
 
@@ -50,36 +51,42 @@ def _tool_name(tool: Any) -> dict[str, Any]:
     """A tool definition reduced to its (server tool) type and name."""
     entry: dict[str, Any] = {}
     for key in ("type", "name"):
-        value = _get(tool, key)
+        value = get(tool, key)
         if isinstance(value, str):
             entry[key] = value
     return entry
 
 
 def request_attributes(
-    kwargs: Mapping[str, Any], *, stream: bool, capture: bool = True
+    body: Mapping[str, Any],
+    *,
+    stream: bool,
+    capture: bool = True,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Attributes known before the call: who, what, and the sampling parameters."""
+    """Attributes known before the call: who, what, and the sampling parameters.
+
+    ``body`` is the request's body (or the method's keyword arguments), ``extra`` its
+    ``extra_body``: anthropic 2.x dropped temperature/top_p/top_k from the signature, so they
+    travel there (as keyword arguments on 1.x).
+    """
     attrs: dict[str, Any] = {
         semconv.GEN_AI_SYSTEM: semconv.PROVIDER_ANTHROPIC,
         semconv.GEN_AI_PROVIDER_NAME: semconv.PROVIDER_ANTHROPIC,
         semconv.GEN_AI_OPERATION_NAME: semconv.OPERATION_CHAT,
     }
-    model = kwargs.get("model")
+    model = body.get("model")
     if isinstance(model, str):
         attrs[semconv.GEN_AI_REQUEST_MODEL] = model
-    # anthropic 2.x dropped temperature/top_p/top_k from the signature: they travel in
-    # ``extra_body`` there, as keyword arguments on 1.x.
-    extra = kwargs.get("extra_body")
-    extra = extra if isinstance(extra, Mapping) else {}
+    extra = extra or {}
     for param, key in _REQUEST_SCALARS:
-        value = kwargs.get(param, extra.get(param))
+        value = body.get(param, extra.get(param))
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             attrs[key] = value
-    stops = kwargs.get("stop_sequences", extra.get("stop_sequences"))
+    stops = body.get("stop_sequences", extra.get("stop_sequences"))
     if isinstance(stops, _SEQUENCES) and stops:
         attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = [str(s) for s in stops]
-    tools = kwargs.get("tools")
+    tools = body.get("tools")
     if isinstance(tools, _SEQUENCES) and tools:
         # Descriptions and schemas are prompt content: capture off keeps the names only.
         attrs[semconv.GEN_AI_TOOL_DEFINITIONS] = to_json(
@@ -95,39 +102,39 @@ def system_text(system: Any) -> str | None:
     if isinstance(system, str):
         return system or None
     if isinstance(system, _SEQUENCES):
-        texts = [t for t in (_get(block, "text") for block in system) if isinstance(t, str)]
+        texts = [t for t in (get(block, "text") for block in system) if isinstance(t, str)]
         return "\n".join(texts) if texts else to_json(list(system))
     return None
 
 
-def messages_list(kwargs: Mapping[str, Any]) -> list[Any] | None:
+def messages_list(body: Mapping[str, Any]) -> list[Any] | None:
     """The request's messages, only when they can be read without consuming them.
 
     ``messages`` is typed ``Iterable``: a generator read here would reach the client empty.
     """
-    messages = kwargs.get("messages")
+    messages = body.get("messages")
     return list(messages) if isinstance(messages, _SEQUENCES) else None
 
 
-def prompt_content(kwargs: Mapping[str, Any], *, latest: bool) -> tuple[dict[str, Any], str | None]:
+def prompt_content(body: Mapping[str, Any], *, latest: bool) -> tuple[dict[str, Any], str | None]:
     """Content of the request: (span attributes, the guide's ``gen_ai.prompt`` text).
 
     Call only when capture is on: it serialises the conversation.
     """
     attrs: dict[str, Any] = {}
-    system = system_text(kwargs.get("system"))
+    system = system_text(body.get("system"))
     if system is not None:
         attrs[semconv.GEN_AI_SYSTEM_PROMPT] = system
         if latest:
             attrs[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = to_json(
                 [{"type": "text", "content": system}]
             )
-    messages = messages_list(kwargs)
+    messages = messages_list(body)
     if messages is None:
         return attrs, None
     if latest:
         attrs[semconv.GEN_AI_INPUT_MESSAGES] = to_json(
-            [{"role": _get(m, "role"), "parts": _parts(_get(m, "content"))} for m in messages]
+            [{"role": get(m, "role"), "parts": _parts(get(m, "content"))} for m in messages]
         )
     return attrs, to_json(messages)
 
@@ -140,28 +147,28 @@ def _parts(content: Any) -> list[dict[str, Any]]:
         return []
     parts: list[dict[str, Any]] = []
     for block in content:
-        kind = _get(block, "type")
+        kind = get(block, "type")
         if kind == "text":
-            parts.append({"type": "text", "content": _get(block, "text")})
+            parts.append({"type": "text", "content": get(block, "text")})
         elif kind in ("tool_use", "server_tool_use"):
             parts.append(
                 {
                     "type": "tool_call",
-                    "id": _get(block, "id"),
-                    "name": _get(block, "name"),
-                    "arguments": _get(block, "input"),
+                    "id": get(block, "id"),
+                    "name": get(block, "name"),
+                    "arguments": get(block, "input"),
                 }
             )
         elif kind == "tool_result":
             parts.append(
                 {
                     "type": "tool_call_response",
-                    "id": _get(block, "tool_use_id"),
-                    "response": _get(block, "content"),
+                    "id": get(block, "tool_use_id"),
+                    "response": get(block, "content"),
                 }
             )
         elif kind == "thinking":
-            parts.append({"type": "reasoning", "content": _get(block, "thinking")})
+            parts.append({"type": "reasoning", "content": get(block, "thinking")})
         else:  # images, documents, redacted thinking: the kind only, never the payload
             parts.append({"type": str(kind)})
     return parts
@@ -171,13 +178,16 @@ def _parts(content: Any) -> list[dict[str, Any]]:
 
 
 def usage_attributes(usage: Any) -> dict[str, int]:
-    """Token counts from a ``Usage`` / ``MessageDeltaUsage`` (see the module docstring)."""
+    """Token counts from a ``Usage`` / ``MessageDeltaUsage`` (see the module docstring).
+
+    The one Anthropic usage normaliser: client spans and ``@trace_llm_call`` both use it.
+    """
     if usage is None:
         return {}
-    fresh = _int(_get(usage, "input_tokens"))
-    read = _int(_get(usage, "cache_read_input_tokens"))
-    written = _int(_get(usage, "cache_creation_input_tokens"))
-    output = _int(_get(usage, "output_tokens"))
+    fresh = as_int(get(usage, "input_tokens"))
+    read = as_int(get(usage, "cache_read_input_tokens"))
+    written = as_int(get(usage, "cache_creation_input_tokens"))
+    output = as_int(get(usage, "output_tokens"))
     attrs: dict[str, int] = {}
     if fresh is not None:
         attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = fresh + (read or 0) + (written or 0)
@@ -191,7 +201,7 @@ def usage_attributes(usage: Any) -> dict[str, int]:
             attrs[semconv.GEN_AI_USAGE_TOTAL_TOKENS] = (
                 attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] + output
             )
-    thinking = _int(_get(_get(usage, "output_tokens_details"), "thinking_tokens"))
+    thinking = as_int(get(get(usage, "output_tokens_details"), "thinking_tokens"))
     if thinking is not None:
         attrs[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = thinking
     return attrs
@@ -200,20 +210,20 @@ def usage_attributes(usage: Any) -> dict[str, int]:
 def response_attributes(message: Any) -> dict[str, Any]:
     """Id, model and finish reason of a ``Message`` or a stream's total (usage: see above)."""
     attrs: dict[str, Any] = {}
-    ident = _get(message, "id")
+    ident = get(message, "id")
     if isinstance(ident, str):
         attrs[semconv.GEN_AI_RESPONSE_ID] = ident
-    model = _get(message, "model")
+    model = get(message, "model")
     if isinstance(model, str):
         attrs[semconv.GEN_AI_RESPONSE_MODEL] = model
-    stop = _get(message, "stop_reason")
+    stop = get(message, "stop_reason")
     if isinstance(stop, str):
         attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = [stop]
     return attrs
 
 
 def count_tokens_response_attributes(result: Any) -> dict[str, Any]:
-    tokens = _int(_get(result, "input_tokens"))
+    tokens = as_int(get(result, "input_tokens"))
     return {} if tokens is None else {semconv.ANTHROPIC_COUNT_TOKENS_INPUT_TOKENS: tokens}
 
 
@@ -222,24 +232,24 @@ def completion_content(message: Any, *, latest: bool) -> tuple[dict[str, Any], d
 
     Call only when capture is on.
     """
-    blocks = _get(message, "content")
+    blocks = get(message, "content")
     blocks = list(blocks) if isinstance(blocks, _SEQUENCES) else []
     texts: list[str] = []
     thinking: list[str] = []
     calls: list[dict[str, Any]] = []
     for block in blocks:
-        kind = _get(block, "type")
+        kind = get(block, "type")
         if kind == "text":
-            texts.append(_get(block, "text") or "")
+            texts.append(get(block, "text") or "")
         elif kind == "thinking":
-            thinking.append(_get(block, "thinking") or "")
+            thinking.append(get(block, "thinking") or "")
         elif kind in ("tool_use", "server_tool_use"):
             calls.append(
                 {
-                    "id": _get(block, "id"),
+                    "id": get(block, "id"),
                     "type": kind,
-                    "name": _get(block, "name"),
-                    "input": _get(block, "input"),
+                    "name": get(block, "name"),
+                    "input": get(block, "input"),
                 }
             )
     event: dict[str, Any] = {semconv.GEN_AI_COMPLETION: "".join(texts)}
@@ -250,7 +260,7 @@ def completion_content(message: Any, *, latest: bool) -> tuple[dict[str, Any], d
     attrs: dict[str, Any] = {}
     if latest:
         message_out: dict[str, Any] = {"role": "assistant", "parts": _parts(blocks)}
-        stop = _get(message, "stop_reason")
+        stop = get(message, "stop_reason")
         if isinstance(stop, str):
             message_out["finish_reason"] = stop
         attrs[semconv.GEN_AI_OUTPUT_MESSAGES] = to_json([message_out])
@@ -294,33 +304,40 @@ class StreamAccumulator:
         self._fragments: dict[int, tuple[str, list[str]]] = {}
         self.chunks = 0
 
-    def feed(self, event: Any) -> bool:
-        """Take one event; True when it carried model output (a content delta)."""
-        kind = _get(event, "type")
+    def add(self, event: Any) -> str | NotOutput | None:
+        """The engine's ``Accumulator``: take one event; a content delta's text (None for
+        thinking and tool-argument deltas), NOT_OUTPUT for every other event, so that
+        llm.chunks_count and the time to first token measure model output."""
+        kind = get(event, "type")
         if kind == "content_block_delta":
             self.chunks += 1
+            delta = get(event, "delta")
             if self.keep_content:
-                self._delta(_get(event, "index"), _get(event, "delta"))
-            return True
+                self._delta(get(event, "index"), delta)
+            text = get(delta, "text")
+            return text if isinstance(text, str) else None
         if kind == "content_block_start":
-            index = _get(event, "index")
-            block = _get(event, "content_block")
+            index = get(event, "index")
+            block = get(event, "content_block")
             if isinstance(index, int) and block is not None and self.keep_content:
                 self.blocks[index] = _block_dict(block)
         elif kind == "message_start":
-            start = _get(event, "message")
+            start = get(event, "message")
             for name in ("id", "model", "role"):
-                value = _get(start, name)
+                value = get(start, name)
                 if value is not None:
                     self.message[name] = value
-            self._take_usage(_get(start, "usage"))
+            self._take_usage(get(start, "usage"))
         elif kind == "message_delta":
-            delta = _get(event, "delta")
-            stop = _get(delta, "stop_reason")
+            delta = get(event, "delta")
+            stop = get(delta, "stop_reason")
             if stop is not None:
                 self.message["stop_reason"] = stop
-            self._take_usage(_get(event, "usage"))
-        return False
+            self._take_usage(get(event, "usage"))
+        return NOT_OUTPUT
+
+    def apply(self, call: Call) -> None:
+        record_message(call, self.final_message())
 
     def _take_usage(self, usage: Any) -> None:
         if usage is None:
@@ -331,19 +348,19 @@ class StreamAccumulator:
             "cache_creation_input_tokens",
             "output_tokens",
         ):
-            value = _int(_get(usage, name))
+            value = as_int(get(usage, name))
             if value is not None:  # message_delta sends null for counts it does not update
                 self.usage[name] = value
-        thinking = _int(_get(_get(usage, "output_tokens_details"), "thinking_tokens"))
+        thinking = as_int(get(get(usage, "output_tokens_details"), "thinking_tokens"))
         if thinking is not None:
             self.usage["output_tokens_details"] = {"thinking_tokens": thinking}
 
     def _delta(self, index: Any, delta: Any) -> None:
-        kind = _get(delta, "type")
+        kind = get(delta, "type")
         value_key = _DELTA_VALUE_KEY.get(kind)
         if value_key is None or not isinstance(index, int):
             return  # signatures, citations: not content we record
-        value = _get(delta, value_key)
+        value = get(delta, value_key)
         if not isinstance(value, str):
             return
         entry = self._fragments.get(index)
@@ -373,7 +390,7 @@ def _block_dict(block: Any) -> dict[str, Any]:
     """The fields of a starting content block that the span uses (cheaper than a dump)."""
     out: dict[str, Any] = {}
     for name in _BLOCK_FIELDS:
-        value = _get(block, name)
+        value = get(block, name)
         if value is not None:
             out[name] = value
     return out
@@ -384,3 +401,44 @@ def _parse_json(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return text  # a stream cut mid-arguments: keep what arrived
+
+
+# ---- the Stainless seam's map (see _stainless.Vendor) --------------------------------------
+
+
+def attributes(request: Request, capture: bool) -> dict[str, Any]:
+    if request.kind != CHAT:
+        return {}
+    return request_attributes(
+        request.body, stream=request.stream, capture=capture, extra=request.extra
+    )
+
+
+def started(call: Call, request: Request) -> None:
+    """A recorded call begins: the system prompt and messages (capture on)."""
+    if call.capture and request.kind == CHAT:
+        attrs, prompt = prompt_content(request.body, latest=call.semconv_latest)
+        call.set_attributes(attrs)
+        if prompt is not None:
+            call.event(semconv.EVENT_CONTENT_PROMPT, {semconv.GEN_AI_PROMPT: prompt})
+
+
+def record(call: Call, kind: str, result: Any) -> None:
+    """A ``Message`` (or ``MessageTokensCount``), parsed or as its JSON body."""
+    if kind == CHAT:
+        record_message(call, result)
+    else:
+        call.set_attributes(count_tokens_response_attributes(result))
+
+
+def record_message(call: Call, message: Any) -> None:
+    call.set_attributes(response_attributes(message))
+    call.usage(usage_attributes(get(message, "usage")))
+    if call.capture:
+        attrs, event = completion_content(message, latest=call.semconv_latest)
+        call.set_attributes(attrs)
+        call.event(semconv.EVENT_CONTENT_COMPLETION, event)
+
+
+def accumulator(call: Call, kind: str) -> Accumulator:
+    return StreamAccumulator(keep_content=call.capture)

@@ -1,9 +1,46 @@
-"""The instrumentation engine: patching, the span lifecycle and the guard, for every provider.
+"""The instrumentation engine: one call lifecycle, patching and the guard, for every vendor.
 
-A provider module (``openai.py``, ``anthropic.py``) only maps requests, responses and stream
-chunks to attributes; everything else lives here and in ``_streams``.
+A vendor module only maps requests, responses and stream items to attributes; the span's
+lifecycle lives here, stream following in ``_streams``, and the seam shared by the clients
+that Stainless generates (openai, anthropic) in ``_stainless``. ``@trace_llm_call`` drives the
+same ``Call``.
 
-API for provider modules (kept small; it only grows, it never changes)::
+API (kept small; it only grows, it never changes)::
+
+    Call(tracer, vendor, operation, model, attributes, *, name=None)
+        Starts a CLIENT span named ``name``, else "{operation} {model}" (or the operation),
+        with gen_ai.system and gen_ai.provider.name (the vendor), gen_ai.operation.name,
+        gen_ai.request.model (each when given) and ``attributes``.
+        call.live / call.span / call.capture (content capture on) / call.semconv_latest
+        (also write gen_ai.input/output.messages) / call.streaming / call.set(key, value)
+        call.set_attributes(mapping) / call.event(name, attributes)
+        call.usage(mapping): token counts (semconv keys); marks the enclosing decorator scope
+        call.fail(kind, message): an error the response reported in-band (a stream's terminal
+                  error event): error status with ``message``, error.type ``kind``
+        call.acc: an ``Accumulator`` for streams (``add(item) -> text | None | NOT_OUTPUT``,
+                  ``apply(call)`` once at the end, also after an error: while it runs,
+                  ``call.error`` is the exception the call ends with, or None)
+        call.handed_off: True once ``_streams`` follows the call's stream
+        call.hide: optional predicate; stream items it accepts are accumulated, not delivered
+        call.linger(): the call outlives the method that started it (a stream, a raw
+                  response): if still open at ``shutdown()`` or exit, it ends there, at its
+                  last activity, marked ``noveum.ended_at_shutdown``
+        call.finish(error=None, abandoned=False): ends the span exactly once (latency, stream
+                  metrics, ``acc.apply``, error status, error.type, recorded exception);
+                  later calls do nothing. ``abandoned``: end at the last item delivered, not
+                  now. A Call collected while still open finishes itself that way.
+        call.where: the name internal errors are reported under (defaults to the vendor)
+        call.kind: which of its calls this is, in the vendor map's own words (a route)
+        call.attach() -> token / Call.detach(token): make the span current while the
+                  vendor's (or the decorated function's) code runs. Done for a recorded span,
+                  and also for an unsampled one once ``init()`` has run, so that spans started
+                  under it (the anthropic client's own, an HTTP instrumentation's) are
+                  unsampled too (``call.current``). Before ``init()`` the context is left
+                  untouched: a user's own OpenTelemetry setup sees nothing of ours.
+        Streams: only a delivered item that carries model output counts as a chunk
+        (llm.chunks_count): ``acc.add`` returns NOT_OUTPUT for bookkeeping items. The first
+        output chunk sets llm.time_to_first_token_ms and gen_ai.response.time_to_first_chunk
+        (seconds); llm.tokens_per_second = output tokens / time from that chunk to the end.
 
     patch(cls, name, begin, end, *, is_async) -> bool
         Replace ``cls.name`` by a traced wrapper; False if it is already patched (so
@@ -17,48 +54,25 @@ API for provider modules (kept small; it only grows, it never changes)::
     begin(args, kwargs) -> Call | None
         Runs before the original, with ``args[0]`` the instance. Returns the started
         ``Call``, or None to pass the call through untraced. May mutate ``kwargs`` (a fresh
-        dict) or the objects in ``args`` to adjust the request.
-    end(call, result) -> result
-        Runs after the original returned. Records the response and finishes the call, or
-        hands a stream to ``_streams.trace_stream`` (which finishes it later). Returns what
-        the user gets: ``result`` itself.
-
-    Call(tracer, provider, operation, model, attributes)
-        Starts a CLIENT span named "{operation} {model}" with gen_ai.system,
-        gen_ai.provider.name, gen_ai.operation.name, gen_ai.request.model and ``attributes``.
-        call.live / call.span / call.capture (content capture on) / call.semconv_latest
-        (also write gen_ai.input/output.messages) / call.streaming / call.set(key, value)
-        call.set_attributes(mapping) / call.event(name, attributes)
-        call.usage(mapping): token counts (semconv keys); marks the enclosing decorator scope
-        call.acc: an ``Accumulator`` for streams (``add(chunk) -> text | None | NOT_OUTPUT``,
-                  ``apply(call)`` once at the end), set by the provider before tracing a stream
-        call.handed_off: True once ``_streams.trace_stream`` follows the call's stream
-        call.hide: optional predicate; stream items it accepts are accumulated, not delivered
-        call.finish(error=None, abandoned=False): ends the span exactly once (latency, stream
-                  metrics, error status, error.type, recorded exception); later calls do
-                  nothing. ``abandoned``: end at the last chunk delivered, not now. A Call
-                  collected while still open finishes itself that way.
-        call.where: the name internal errors are reported under (defaults to the provider)
-        call.current: the span is made current while the provider's code runs. True for a
-                  recorded span, and also for an unsampled one once ``init()`` has run, so
-                  that spans started under it (the anthropic client's own, an HTTP
-                  instrumentation's) are unsampled too. Before ``init()`` it is False: a
-                  user's own OpenTelemetry setup sees its context untouched. A provider's
-                  ``begin`` returns an unrecorded Call only when ``call.current``, and its
-                  ``end`` then hands the result back untouched.
-        Streams: only a delivered item that carries model output counts as a chunk
-        (llm.chunks_count): ``acc.add`` returns NOT_OUTPUT for bookkeeping items (OpenAI's
-        role-only first chunk, finish_reason/usage-only chunks, Azure's
-        ``prompt_filter_results`` chunk, ``response.created``; anthropic's
-        ``message_start``...). The first output chunk sets llm.time_to_first_token_ms and
-        gen_ai.response.time_to_first_chunk (seconds); llm.tokens_per_second = output tokens
-        / time from that chunk to the end.
+        dict) or the objects in ``args`` to adjust the request. Return an unrecorded Call
+        only when ``call.current`` (its ``end`` then hands the result back untouched).
+    end(call, result) -> what the caller gets
+        Runs after the original returned: records the response and finishes the call, or
+        follows a stream (``_streams``), which finishes it later. Usually ``result`` itself.
 
     guarded(where, fn, *args) -> result or None: run our own code, report any failure.
 
+A client that Stainless did not generate (google-genai, mistralai, boto3 ...) plugs in here
+as a map too: ``patch`` its own methods (``Models.generate_content``, ``Chat.complete``,
+``client.converse`` ...) with a ``begin`` that reads the method's arguments through its map
+into ``Call(tracer, vendor, operation, model, attributes)``, and an ``end`` that records the
+returned object through the map and finishes, or, for a stream, sets ``call.acc`` to the
+map's accumulator and returns ``_streams.follow(iterator, call, is_async=...)`` in place of
+the client's iterator (or ``trace_stream`` when the stream object must stay the client's).
+
 The guard: whatever our code raises inside a user's call is reported through
-``noveum_trace._diagnostics.guard.internal_error`` and the call proceeds with exactly the arguments,
-result and exception it would have had.
+``noveum_trace._diagnostics.guard.internal_error`` and the call proceeds with exactly the
+arguments, result and exception it would have had.
 """
 
 from __future__ import annotations
@@ -66,6 +80,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -73,10 +88,10 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from noveum_trace import semconv
 from noveum_trace._core.context import attach_span, detach
-from noveum_trace._core.tracer import PROVIDER
-from noveum_trace._core.values import type_name
+from noveum_trace._core.tracer import PROVIDER, Tracer
+from noveum_trace._core.values import safe_str, type_name
 from noveum_trace._diagnostics.guard import internal_error
-from noveum_trace._pipeline import active_config
+from noveum_trace._pipeline import active_config, before_shutdown
 from noveum_trace.instrumentation._llm_scope import note_child_usage
 
 __all__ = [
@@ -86,9 +101,7 @@ __all__ = [
     "Call",
     "End",
     "NotOutput",
-    "error_type",
     "guarded",
-    "is_patched",
     "patch",
     "unpatch",
 ]
@@ -109,17 +122,13 @@ NOT_OUTPUT = NotOutput()
 
 
 class Accumulator(Protocol):
-    """A provider's running total over one stream."""
+    """A vendor's running total over one stream."""
 
     def add(self, chunk: Any) -> str | NotOutput | None:
         """Fold one chunk in; return its text (for per-chunk events), None, or NOT_OUTPUT."""
 
     def apply(self, call: Call) -> None:
         """Set the response attributes, usage and completion content at the end."""
-
-
-# ``error.type``: the exception's qualified class name, as on the ``exception`` event.
-error_type = type_name
 
 
 def guarded(where: str, fn: Callable[..., Any], *args: Any) -> Any:
@@ -130,20 +139,31 @@ def guarded(where: str, fn: Callable[..., Any], *args: Any) -> Any:
         return None
 
 
+# Calls that outlive the method that started them (``linger``), ended at shutdown if still
+# open. Weak, so a dropped stream is collected (and ends) as it would be without us; the lock
+# only guards adding against the snapshot taken at shutdown, once per stream, never per chunk.
+_open: weakref.WeakSet[Call] = weakref.WeakSet()
+_open_lock = threading.Lock()
+
+
 class Call:
-    """One traced request: its span and what is measured until the span ends."""
+    """One traced LLM call: its span and what is measured until the span ends."""
 
     __slots__ = (
+        "__weakref__",
         "acc",
         "capture",
         "chunk_events",
         "chunks",
         "current",
         "done",
+        "error",
         "first_ns",
         "handed_off",
         "hide",
+        "kind",
         "last_ns",
+        "lingering",
         "live",
         "output_tokens",
         "semconv_latest",
@@ -156,20 +176,25 @@ class Call:
 
     def __init__(
         self,
-        tracer: Any,
-        provider: str,
-        operation: str,
+        tracer: Tracer,
+        vendor: str | None,
+        operation: str | None,
         model: str | None,
         attributes: Mapping[str, Any] | None = None,
+        *,
+        name: str | None = None,
     ) -> None:
         self.acc: Accumulator | None = None
         self.hide: Callable[[Any], bool] | None = None
+        self.kind = ""
+        self.error: BaseException | None = None
         self.chunks = 0
         self.first_ns = 0
         self.output_tokens: int | None = None
         self.streaming = False
         self.handed_off = False
-        self.where = provider
+        self.lingering = False
+        self.where = vendor or "call"
         self.live = False
         self.done = False
         self.span: Any = None
@@ -177,24 +202,26 @@ class Call:
         self.capture = config.capture_content
         self.chunk_events = config.stream_chunk_events
         self.semconv_latest = config.semconv_latest
-        attrs: dict[str, Any] = {
-            semconv.GEN_AI_SYSTEM: provider,
-            semconv.GEN_AI_PROVIDER_NAME: provider,
-            semconv.GEN_AI_OPERATION_NAME: operation,
-        }
+        attrs: dict[str, Any] = {}
+        if vendor:
+            attrs[semconv.GEN_AI_SYSTEM] = vendor
+            attrs[semconv.GEN_AI_PROVIDER_NAME] = vendor
+        if operation:
+            attrs[semconv.GEN_AI_OPERATION_NAME] = operation
         if model:
             attrs[semconv.GEN_AI_REQUEST_MODEL] = model
         if attributes:
             attrs.update(attributes)
+        if name is None:
+            name = f"{operation} {model}" if model else (operation or "llm_call")
         self.wall_ns = _time_ns()
         self.start_ns = self.last_ns = _perf_ns()
-        name = f"{operation} {model}" if model else operation
         span = tracer.start_span(
             name, kind=SpanKind.CLIENT, attributes=attrs, start_time=self.wall_ns
         )
         self.span = span
         self.live = span.is_recording()
-        # An unsampled span is kept current only under our own runtime (see `current`).
+        # An unsampled span is kept current only under our own pipeline (see `attach`).
         self.current = self.live or PROVIDER.pipeline is not None
 
     # ---- recording ------------------------------------------------------------------
@@ -223,7 +250,13 @@ class Call:
             self.output_tokens = output
         note_child_usage()  # an enclosing @trace_llm_call must not count these again
 
-    # ---- context: the span is current while the provider's own code runs -------------
+    def fail(self, kind: str, message: str | None) -> None:
+        """An error the vendor reported in the response itself rather than by raising."""
+        if self.live:
+            self.span.set_status(StatusCode.ERROR, message)
+            self.span.set_attribute(semconv.ERROR_TYPE, kind)
+
+    # ---- context: the span is current while the vendor's own code runs ---------------
 
     def attach(self) -> object:
         # Also an unsampled span (after init()): spans started under it are then unsampled
@@ -236,6 +269,13 @@ class Call:
             detach(token)
 
     # ---- streams --------------------------------------------------------------------
+
+    def linger(self) -> None:
+        """Register a call that outlives its method; see the module docstring."""
+        if self.live and not self.lingering:
+            self.lingering = True
+            with _open_lock:
+                _open.add(self)
 
     def on_chunk(self, chunk: Any) -> None:
         """A chunk the user received (``_streams`` calls this; it never raises)."""
@@ -282,6 +322,7 @@ class Call:
         if not self.live or self.done:
             return
         self.done = True
+        self.error = error
         span = self.span
         end_ns = self.last_ns if abandoned else _perf_ns()
         try:
@@ -290,11 +331,12 @@ class Call:
                 self._stream_metrics()
             acc = self.acc
             if acc is not None:
-                acc.apply(self)
+                guarded(f"{self.where}.apply", acc.apply, self)
             if error is not None:
                 span.record_exception(error, escaped=True)
-                span.set_status(StatusCode.ERROR, f"{type(error).__name__}: {error}")
-                span.set_attribute(semconv.ERROR_TYPE, error_type(error))
+                # safe_str: an exception whose __str__ raises still sets the status
+                span.set_status(StatusCode.ERROR, f"{type(error).__name__}: {safe_str(error)}")
+                span.set_attribute(semconv.ERROR_TYPE, type_name(error))
             tokens = self.output_tokens
             if tokens:
                 seconds = (end_ns - (self.first_ns or self.start_ns)) / 1e9
@@ -304,6 +346,7 @@ class Call:
             internal_error(f"{self.where}.finish", exc)
         finally:
             self.live = False
+            self.error = None  # no traceback kept alive by a stream the user still holds
             try:
                 span.end(self.wall_ns + (end_ns - self.start_ns))
             except Exception as exc:
@@ -322,6 +365,19 @@ class Call:
         # A stream dropped before its first read leaves no generator to close: end here.
         if self.live:
             self.finish(abandoned=True)
+
+
+def _end_open_calls() -> None:
+    """At shutdown, while the pipeline still runs: end what the application still holds."""
+    with _open_lock:
+        calls = list(_open)
+    for call in calls:
+        if call.live:
+            call.set(semconv.NOVEUM_ENDED_AT_SHUTDOWN, True)
+            call.finish(abandoned=True)
+
+
+before_shutdown(_end_open_calls)
 
 
 # ---- patching -----------------------------------------------------------------------
@@ -356,13 +412,15 @@ def _start(state: _Patch, begin: Begin, args: tuple[Any, ...], kwargs: dict[str,
 
 def _end(state: _Patch, end: End, call: Call, result: Any) -> Any:
     try:
-        end(call, result)
+        return end(call, result)
     except Exception as exc:
         internal_error(f"{state.where}.end", exc)
         call.finish()
-    return result
+        return result
 
 
+# Two wrappers because Python needs an `async def` to await; all they share is in the
+# helpers above and in `Call`.
 def _sync_wrapper(original: Callable[..., Any], begin: Begin, end: End, state: _Patch) -> Any:
     def traced(*args: Any, **kwargs: Any) -> Any:
         if not state.active:
@@ -410,7 +468,7 @@ def patch(cls: type, name: str, begin: Begin, end: End, *, is_async: bool) -> bo
         if key in _patches:
             return False
         original = getattr(cls, name)
-        if getattr(original, _MARK, None) is not None:  # patched by an earlier import of us
+        if getattr(original, _MARK, None) is not None:  # patched already (here or on a base)
             return False
         state = _Patch(cls.__dict__.get(name, _MISSING), f"{cls.__name__}.{name}")
         make = _async_wrapper if is_async else _sync_wrapper
@@ -433,7 +491,3 @@ def unpatch(cls: type, name: str) -> bool:
         else:
             setattr(cls, name, state.own)
         return True
-
-
-def is_patched(cls: type, name: str) -> bool:
-    return (cls, name) in _patches

@@ -3,20 +3,27 @@
 Three request kinds, by URL: ``chat`` (``/chat/completions``), ``responses`` (``/responses``)
 and ``embeddings``. Requests are read from the JSON body the client is about to send (the
 client has already dropped unset parameters); responses and chunks are the client's pydantic
-models, read by attribute so that openai 1.x, 2.x and 3.x alike work. Structured values
-(messages, tool definitions) are handed to the span as they are: the span encodes them.
+models or, for a raw response read by hand, its JSON body: both are read through
+``_fields.get``, so that openai 1.x, 2.x and 3.x alike work. Structured values (messages, tool
+definitions) are handed to the span as they are: the span encodes them.
+
+The last section is what the Stainless seam (``_stainless``) asks of this map.
 """
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from noveum_trace import semconv
-from noveum_trace.instrumentation._engine import NOT_OUTPUT, NotOutput
+from noveum_trace._pipeline import active_config
+from noveum_trace.instrumentation._engine import NOT_OUTPUT, Accumulator, NotOutput
+from noveum_trace.instrumentation._fields import as_int, get
 
 if TYPE_CHECKING:
     from noveum_trace.instrumentation._engine import Call
+    from noveum_trace.instrumentation._stainless import Request
 
 CHAT = "chat"
 RESPONSES = "responses"
@@ -51,17 +58,6 @@ _NUMBERS: Mapping[str, Mapping[str, str]] = {
     EMBEDDINGS: {"dimensions": semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT},
 }
 _FINISH_BY_STATUS = {"max_output_tokens": "length", "content_filter": "content_filter"}
-
-
-def _get(obj: Any, name: str) -> Any:
-    """``obj.name`` for the client's models, ``obj[name]`` for the request's dicts."""
-    if isinstance(obj, dict):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
-def _int(value: Any) -> int | None:
-    return value if type(value) is int else None
 
 
 # ---- requests -----------------------------------------------------------------------
@@ -103,8 +99,8 @@ def _tool_names(tools: Any) -> list[dict[str, Any]]:
     """Capture off: each tool's type and name only (descriptions and schemas are content)."""
     out: list[dict[str, Any]] = []
     for tool in tools if isinstance(tools, (list, tuple)) else ():
-        tool_type = _get(tool, "type")
-        name = _get(tool, "name") or _get(_get(tool, "function"), "name")
+        tool_type = get(tool, "type")
+        name = get(tool, "name") or get(get(tool, "function"), "name")
         entry: dict[str, Any] = {}
         if isinstance(tool_type, str):
             entry["type"] = tool_type
@@ -115,8 +111,8 @@ def _tool_names(tools: Any) -> list[dict[str, Any]]:
 
 
 def _output_type(kind: str, body: Mapping[str, Any]) -> str | None:
-    fmt = body.get("response_format") if kind == CHAT else _get(body.get("text"), "format")
-    fmt_type = _get(fmt, "type")
+    fmt = body.get("response_format") if kind == CHAT else get(body.get("text"), "format")
+    fmt_type = get(fmt, "type")
     if fmt_type in ("json_object", "json_schema"):
         return "json"
     return "text" if fmt_type == "text" else None
@@ -154,11 +150,11 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
         return [_text(content)]
     parts: list[dict[str, Any]] = []
     for part in content if isinstance(content, (list, tuple)) else ():
-        text = _get(part, "text")
+        text = get(part, "text")
         if isinstance(text, str):
             parts.append(_text(text))
         else:
-            parts.append({"type": str(_get(part, "type") or "unknown")})
+            parts.append({"type": str(get(part, "type") or "unknown")})
     return parts
 
 
@@ -176,25 +172,25 @@ def latest_input(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
         system.append(_text(body["instructions"]))
     items = body.get("messages") if kind == CHAT else _as_items(body.get("input"))
     for item in items or ():
-        role = _get(item, "role")
-        item_type = _get(item, "type")
+        role = get(item, "role")
+        item_type = get(item, "type")
         if role in ("system", "developer"):
-            system.extend(_content_parts(_get(item, "content")))
+            system.extend(_content_parts(get(item, "content")))
         elif role == "tool" or item_type == "function_call_output":
-            call_id = _get(item, "tool_call_id") or _get(item, "call_id")
-            response = _get(item, "content") if role == "tool" else _get(item, "output")
+            call_id = get(item, "tool_call_id") or get(item, "call_id")
+            response = get(item, "content") if role == "tool" else get(item, "output")
             part = {"type": "tool_call_response", "id": call_id, "response": response}
             messages.append({"role": "tool", "parts": [part]})
         elif item_type == "function_call":
-            part = _tool_call_part(_get(item, "call_id"), _get(item, "name"), item.get("arguments"))
+            part = _tool_call_part(get(item, "call_id"), get(item, "name"), item.get("arguments"))
             messages.append({"role": "assistant", "parts": [part]})
         else:
-            parts = _content_parts(_get(item, "content"))
-            for tool_call in _get(item, "tool_calls") or ():
-                function = _get(tool_call, "function")
+            parts = _content_parts(get(item, "content"))
+            for tool_call in get(item, "tool_calls") or ():
+                function = get(tool_call, "function")
                 parts.append(
                     _tool_call_part(
-                        _get(tool_call, "id"), _get(function, "name"), _get(function, "arguments")
+                        get(tool_call, "id"), get(function, "name"), get(function, "arguments")
                     )
                 )
             messages.append({"role": role or "user", "parts": parts})
@@ -222,32 +218,36 @@ def _output_message(
 def usage_attributes(usage: Any) -> dict[str, int]:
     """OpenAI usage (chat, embeddings or responses) in OpenTelemetry terms; absent stays absent.
 
-    OpenAI counts cached tokens inside the input, as OpenTelemetry does.
+    OpenAI counts cached (and cache-written) tokens inside the input, as OpenTelemetry does.
+    The one OpenAI usage normaliser: client spans and ``@trace_llm_call`` both use it.
     """
     out: dict[str, int] = {}
     if usage is None:
         return out
-    inputs = _int(_get(usage, "prompt_tokens"))
+    inputs = as_int(get(usage, "prompt_tokens"))
     if inputs is not None:
-        outputs = _int(_get(usage, "completion_tokens"))
-        details = _get(usage, "prompt_tokens_details")
-        output_details = _get(usage, "completion_tokens_details")
+        outputs = as_int(get(usage, "completion_tokens"))
+        details = get(usage, "prompt_tokens_details")
+        output_details = get(usage, "completion_tokens_details")
     else:
-        inputs = _int(_get(usage, "input_tokens"))
-        outputs = _int(_get(usage, "output_tokens"))
-        details = _get(usage, "input_tokens_details")
-        output_details = _get(usage, "output_tokens_details")
+        inputs = as_int(get(usage, "input_tokens"))
+        outputs = as_int(get(usage, "output_tokens"))
+        details = get(usage, "input_tokens_details")
+        output_details = get(usage, "output_tokens_details")
     if inputs is not None:
         out[semconv.GEN_AI_USAGE_INPUT_TOKENS] = inputs
     if outputs is not None:
         out[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = outputs
-    total = _int(_get(usage, "total_tokens"))
+    total = as_int(get(usage, "total_tokens"))
     if total is not None:
         out[semconv.GEN_AI_USAGE_TOTAL_TOKENS] = total
-    cached = _int(_get(details, "cached_tokens"))
+    cached = as_int(get(details, "cached_tokens"))
     if cached is not None:
         out[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached
-    reasoning = _int(_get(output_details, "reasoning_tokens"))
+    written = as_int(get(details, "cache_write_tokens"))
+    if written:  # reported as 0 by every response that wrote nothing
+        out[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = written
+    reasoning = as_int(get(output_details, "reasoning_tokens"))
     if reasoning is not None:
         out[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning
     return out
@@ -256,7 +256,7 @@ def usage_attributes(usage: Any) -> dict[str, int]:
 # ---- non-streamed responses -------------------------------------------------------------
 
 
-def record_response(kind: str, call: Call, result: Any) -> None:
+def record_response(call: Call, kind: str, result: Any) -> None:
     """Everything a parsed response says, onto ``call`` (which the caller then finishes)."""
     if kind == CHAT:
         _record_chat(call, result)
@@ -267,39 +267,39 @@ def record_response(kind: str, call: Call, result: Any) -> None:
 
 
 def _record_common(call: Call, result: Any) -> None:
-    call.set(semconv.GEN_AI_RESPONSE_ID, _get(result, "id"))
-    call.set(semconv.GEN_AI_RESPONSE_MODEL, _get(result, "model"))
-    call.set(semconv.OPENAI_RESPONSE_SERVICE_TIER, _get(result, "service_tier"))
-    call.set(semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, _get(result, "system_fingerprint"))
-    call.usage(usage_attributes(_get(result, "usage")))
+    call.set(semconv.GEN_AI_RESPONSE_ID, get(result, "id"))
+    call.set(semconv.GEN_AI_RESPONSE_MODEL, get(result, "model"))
+    call.set(semconv.OPENAI_RESPONSE_SERVICE_TIER, get(result, "service_tier"))
+    call.set(semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, get(result, "system_fingerprint"))
+    call.usage(usage_attributes(get(result, "usage")))
 
 
 def _record_chat(call: Call, result: Any) -> None:
     _record_common(call, result)
-    choices = _get(result, "choices") or ()
-    reasons = [str(_get(choice, "finish_reason") or "") for choice in choices]
+    choices = get(result, "choices") or ()
+    reasons = [str(get(choice, "finish_reason") or "") for choice in choices]
     if reasons:
         call.set(semconv.GEN_AI_RESPONSE_FINISH_REASONS, reasons)
     if not call.capture:
         return
     outputs = []
     for choice in choices:
-        message = _get(choice, "message")
-        text = _get(message, "content")
-        tool_calls = [_tool_call_dict(tc) for tc in _get(message, "tool_calls") or ()]
+        message = get(choice, "message")
+        text = get(message, "content")
+        tool_calls = [_tool_call_dict(tc) for tc in get(message, "tool_calls") or ()]
         _completion_event(call, text if isinstance(text, str) else None, tool_calls)
         if call.semconv_latest:
-            outputs.append(_output_message(text, tool_calls, _get(choice, "finish_reason")))
+            outputs.append(_output_message(text, tool_calls, get(choice, "finish_reason")))
     if outputs:
         call.set(semconv.GEN_AI_OUTPUT_MESSAGES, outputs)
 
 
 def _tool_call_dict(tool_call: Any) -> dict[str, Any]:
-    function = _get(tool_call, "function")
+    function = get(tool_call, "function")
     return {
-        "id": _get(tool_call, "id"),
-        "type": _get(tool_call, "type") or "function",
-        "function": {"name": _get(function, "name"), "arguments": _get(function, "arguments")},
+        "id": get(tool_call, "id"),
+        "type": get(tool_call, "type") or "function",
+        "function": {"name": get(function, "name"), "arguments": get(function, "arguments")},
     }
 
 
@@ -317,32 +317,34 @@ def _record_responses(call: Call, result: Any) -> None:
     _record_common(call, result)
     text_parts: list[str] = []
     tool_calls: list[dict[str, Any]] = []
-    for item in _get(result, "output") or ():
-        item_type = _get(item, "type")
+    for item in get(result, "output") or ():
+        item_type = get(item, "type")
         if item_type == "message":
-            for part in _get(item, "content") or ():
-                text = _get(part, "text")
+            for part in get(item, "content") or ():
+                text = get(part, "text")
                 if isinstance(text, str):
                     text_parts.append(text)
         elif item_type == "function_call":
             tool_calls.append(
                 {
-                    "id": _get(item, "call_id"),
+                    "id": get(item, "call_id"),
                     "type": "function",
-                    "function": {"name": _get(item, "name"), "arguments": _get(item, "arguments")},
+                    "function": {"name": get(item, "name"), "arguments": get(item, "arguments")},
                 }
             )
-    status = _get(result, "status")
+    status = get(result, "status")
     reason: str | None = None
     if status == "completed":
         reason = "tool_calls" if tool_calls else "stop"
     elif status == "incomplete":
-        detail = _get(_get(result, "incomplete_details"), "reason")
+        detail = get(get(result, "incomplete_details"), "reason")
         reason = _FINISH_BY_STATUS.get(str(detail), str(detail or status))
     elif isinstance(status, str):
         reason = status
     if reason:
         call.set(semconv.GEN_AI_RESPONSE_FINISH_REASONS, [reason])
+    if status == "failed":  # a stream's response.failed, or a background response's end
+        _fail(call, get(result, "error"))
     if call.capture:
         text = "".join(text_parts) if text_parts else None
         _completion_event(call, text, tool_calls)
@@ -351,13 +353,27 @@ def _record_responses(call: Call, result: Any) -> None:
 
 
 def _record_embeddings(call: Call, result: Any) -> None:
-    call.set(semconv.GEN_AI_RESPONSE_MODEL, _get(result, "model"))
-    call.usage(usage_attributes(_get(result, "usage")))
-    data = _get(result, "data")
+    call.set(semconv.GEN_AI_RESPONSE_MODEL, get(result, "model"))
+    call.usage(usage_attributes(get(result, "usage")))
+    data = get(result, "data")
     if data:
-        vector = _get(data[0], "embedding")
+        vector = get(data[0], "embedding")
         if isinstance(vector, list):
             call.set(semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT, len(vector))
+        elif isinstance(vector, str):  # a raw body: base64 float32s, as the client asks for
+            count = len(binascii.a2b_base64(vector)) // 4
+            call.set(semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT, count)
+
+
+def _fail(call: Call, error: Any) -> None:
+    """An error the API reported in-band: error.type is its code (OpenTelemetry's ``_OTHER``
+    when it has none), the status message its message."""
+    code = get(error, "code")
+    message = get(error, "message")
+    call.fail(
+        code if isinstance(code, str) and code else "_OTHER",
+        message if isinstance(message, str) else None,
+    )
 
 
 # ---- streams ----------------------------------------------------------------------------
@@ -458,15 +474,21 @@ class ChatAccumulator:
 
 class ResponsesAccumulator:
     """Running total of a streamed Responses API call: the final ``response`` it carries,
-    else (an abandoned stream) the text deltas seen so far."""
+    else (an abandoned stream) the text deltas seen so far.
 
-    __slots__ = ("final", "keep_text", "texts")
+    A terminal ``response.failed`` (its response's ``error``) or ``error`` event ends the
+    call with error status, ``error.type`` the error's code; ``response.incomplete`` records
+    its reason as the finish reason.
+    """
+
+    __slots__ = ("error", "final", "keep_text", "texts")
 
     _FINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
     def __init__(self, keep_text: bool) -> None:
         self.keep_text = keep_text
         self.final: Any = None
+        self.error: Any = None
         self.texts: list[str] = []
 
     def add(self, event: Any) -> str | NotOutput | None:
@@ -480,22 +502,62 @@ class ResponsesAccumulator:
             return delta
         if event_type in self._FINAL or (event_type == "response.created" and self.final is None):
             self.final = event.response
+        elif event_type == "error":
+            self.error = event
         if isinstance(event_type, str) and event_type.endswith(".delta"):
             return None
         return NOT_OUTPUT
 
     def apply(self, call: Call) -> None:
         final = self.final
-        if final is not None and _get(final, "status") in ("completed", "incomplete", "failed"):
+        if final is not None and get(final, "status") in ("completed", "incomplete", "failed"):
             _record_responses(call, final)
-            return
-        if final is not None:
-            call.set(semconv.GEN_AI_RESPONSE_ID, _get(final, "id"))
-            call.set(semconv.GEN_AI_RESPONSE_MODEL, _get(final, "model"))
-        if call.capture and self.texts:
-            _completion_event(call, "".join(self.texts), [])
+        else:
+            if final is not None:
+                call.set(semconv.GEN_AI_RESPONSE_ID, get(final, "id"))
+                call.set(semconv.GEN_AI_RESPONSE_MODEL, get(final, "model"))
+            if call.capture and self.texts:
+                _completion_event(call, "".join(self.texts), [])
+        if self.error is not None:
+            _fail(call, self.error)
 
 
 def is_usage_only_chunk(chunk: Any) -> bool:
     """The extra last chunk that ``stream_options.include_usage`` adds."""
     return not chunk.choices and chunk.usage is not None
+
+
+# ---- the Stainless seam's map (see _stainless.Vendor) --------------------------------------
+
+
+def attributes(request: Request, capture: bool) -> dict[str, Any]:
+    return request_attributes(request.kind, request.body, capture)
+
+
+def started(call: Call, request: Request) -> None:
+    """A recorded call begins: the prompt (capture on), and the opt-in streamed usage."""
+    kind = request.kind
+    body = request.body
+    if request.stream and kind == CHAT and active_config().openai_include_usage:
+        _include_usage(call, request)
+    if call.capture:
+        call.event(semconv.EVENT_CONTENT_PROMPT, prompt_attributes(kind, body))
+        if call.semconv_latest:
+            call.set_attributes(latest_input(kind, body))
+
+
+def _include_usage(call: Call, request: Request) -> None:
+    """``openai_include_usage``: ask for the usage chunk and keep it from the user. Never on a
+    raw response, whose user may read the SSE lines: an added line could not be hidden."""
+    body = request.body
+    stream_options = body.get("stream_options")
+    if request.raw or (isinstance(stream_options, Mapping) and stream_options.get("include_usage")):
+        return  # the user asked for it: they see the usage chunk, as without us
+    request.set_body({**body, "stream_options": {**(stream_options or {}), "include_usage": True}})
+    call.hide = is_usage_only_chunk
+
+
+def accumulator(call: Call, kind: str) -> Accumulator:
+    if kind == CHAT:
+        return ChatAccumulator(call.capture)
+    return ResponsesAccumulator(call.capture)

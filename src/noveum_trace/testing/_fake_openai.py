@@ -372,7 +372,11 @@ def responses(body: Mapping[str, Any], plan: Plan) -> Reply:
     event("response.in_progress", response=pending)
     for index, item in enumerate(final["output"]):
         _item_events(event, index, item)
-    if plan.scenario.stream_error:
+    if plan.scenario.error_event:
+        error = {"type": "error", "code": "server_error", "param": None}
+        error["message"] = error_body(500)["error"]["message"]
+        frames.cut_with_error(sse({**error, "sequence_number": next(sequence)}, "error"))
+    elif plan.scenario.stream_error:
         failed = {
             **final,
             "status": "failed",

@@ -44,6 +44,7 @@ class Scenario:
     all_tools: bool = False
     error: int | None = None
     stream_error: bool = False
+    error_event: bool = False  # a Responses stream ends with `error`, not `response.failed`
     cached: int = 0
     cache_write: int = 0
     reasoning: int | None = None
@@ -146,6 +147,8 @@ def _apply(scenario: Scenario, item: str) -> None:
             scenario.error = int(value) if value else 500
         elif name == "stream-error":
             scenario.stream_error = True
+        elif name == "error-event":
+            scenario.stream_error = scenario.error_event = True
         elif name == "cached":
             scenario.cached = int(value)
         elif name == "cache-write":

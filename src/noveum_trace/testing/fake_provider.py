@@ -68,6 +68,8 @@ Scenarios. Choose one per request with a ``[fake:...]`` tag in the last user mes
                     ``event: error`` carrying an ``overloaded_error`` (the client raises
                     ``anthropic.APIStatusError``).
                     A request that is not streamed gets a 500 (OpenAI) / 529 (Anthropic).
+``error-event``     as ``stream-error``, but a Responses stream ends with an ``error`` event
+                    (``code`` ``server_error``), which the client yields rather than raises.
 ``cached=<n>``      report n cached input tokens: OpenAI ``cached_tokens`` (part of the input
                     tokens, at most all of them), Anthropic ``cache_read_input_tokens`` (on top
                     of ``input_tokens``, as Anthropic counts them).

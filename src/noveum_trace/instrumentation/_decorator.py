@@ -16,7 +16,7 @@ The span:
   ``cls`` left out), as the ``gen_ai.content.prompt`` event, and the return value as the
   ``gen_ai.content.completion`` event (``capture_args`` / ``capture_result`` turn them off);
 * records an exception with error status and ``error.type``; the exception propagates
-  unchanged.
+  unchanged (even one whose ``__str__`` raises).
 
 Generators: the span covers the whole iteration, from the first ``next()`` to exhaustion,
 ``break``/``close()``, an error, or garbage collection (it ends exactly once). It records
@@ -34,41 +34,43 @@ consumed them. ``usage=`` (a callable taking the result and returning a mapping 
 result is read by duck typing. For generators both apply to each chunk, later values winning.
 When the function calls an instrumented client, that client's span (a child of this one)
 records the tokens, and this span records none, from ``usage=`` or automatically, so that
-summing tokens over a trace never counts a request twice.
+summing tokens over a trace never counts a request twice. The duck typing reads the usage
+with the vendors' own normalisers (``_openai_map`` / ``_anthropic_map.usage_attributes``),
+the ones their client spans use.
+
+The span's lifecycle is the instrumentation engine's ``Call`` (latency, stream metrics, time
+to first token, tokens per second, errors, ending once); this module adds what only a
+decorated function has: its arguments as the prompt, its result or yielded text as the
+completion, and the nesting rule. A decorated generator the application still holds at
+``shutdown()`` or exit ends there, like an instrumented stream.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import time
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from typing import Any, TypeVar, cast
 
-from opentelemetry.trace import SpanKind, StatusCode
-
-import noveum_trace
 from noveum_trace import semconv
-from noveum_trace._core.context import attach_span, detach
+from noveum_trace._core.tracer import PROVIDER
 from noveum_trace._diagnostics.guard import internal_error
 from noveum_trace._pipeline import active_config
-from noveum_trace.instrumentation._llm_scope import (
-    LLMScope,
-    close_scope,
-    note_child_usage,
-    open_scope,
-)
+from noveum_trace.instrumentation import _anthropic_map, _openai_map
+from noveum_trace.instrumentation._engine import Call, guarded
+from noveum_trace.instrumentation._fields import as_int, get
+from noveum_trace.instrumentation._llm_scope import LLMScope, close_scope, open_scope
 
 F = TypeVar("F", bound=Callable[..., Any])
 UsageExtractor = Callable[[Any], Mapping[str, Any] | None]
 
-_TRACER_NAME = "noveum_trace.decorators"
+_TRACER = PROVIDER.get_tracer("noveum_trace.decorators")
 _SKIPPED_PARAMETERS = frozenset({"self", "cls"})
 _NOTHING: Any = object()
 _PLAIN_TYPES = frozenset({str, bytes, int, float, bool, type(None), list, tuple})
 _ANTHROPIC_EVENT_TYPES = ("message", "message_start", "message_delta")
 
-# Keys accepted from a ``usage=`` mapping (and produced by the duck typing), by attribute.
+# Keys accepted from a ``usage=`` mapping, by attribute.
 _USAGE_KEYS: dict[str, tuple[str, ...]] = {
     semconv.GEN_AI_USAGE_INPUT_TOKENS: ("input_tokens", "prompt_tokens"),
     semconv.GEN_AI_USAGE_OUTPUT_TOKENS: ("output_tokens", "completion_tokens"),
@@ -123,14 +125,17 @@ class _Spec:
         "capture_args",
         "capture_result",
         "fn",
+        "model",
+        "operation",
         "span_name",
         "usage",
+        "vendor",
     )
 
     def __init__(
         self,
         fn: Callable[..., Any],
-        system: str | None,
+        vendor: str | None,
         model: str | None,
         operation: str,
         name: str | None,
@@ -139,16 +144,10 @@ class _Spec:
         self.fn = fn
         qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "llm_call")
         self.span_name = name or (f"{operation} {model}" if model else str(qualname))
-        attrs: dict[str, Any] = {}
-        if system:
-            attrs[semconv.GEN_AI_SYSTEM] = system
-            attrs[semconv.GEN_AI_PROVIDER_NAME] = system
-        if model:
-            attrs[semconv.GEN_AI_REQUEST_MODEL] = model
-        if operation:
-            attrs[semconv.GEN_AI_OPERATION_NAME] = operation
-        attrs.update(attributes or {})
-        self.attributes = attrs
+        self.vendor = vendor or None
+        self.model = model or None
+        self.operation = operation or None
+        self.attributes = dict(attributes or {})
         self.capture_args = True
         self.capture_result = True
         self.usage: UsageExtractor | None = None
@@ -187,21 +186,22 @@ class _Spec:
         self._signature = signature
 
 
-class _Call:
-    """One traced call: the span and everything measured until it ends.
+class _Traced:
+    """One decorated call: the engine's ``Call`` plus what only a decorated function has.
 
-    Every method catches its own errors: a tracing failure never reaches the user's call.
+    It is the call's ``Accumulator``: every item a generator yields is a chunk whose text and
+    token usage it collects; ``apply`` (run by ``Call.finish``) records the completion and the
+    usage. ``call`` is None when even starting the span failed: every method is then a no-op
+    and the function runs untraced. Nothing here raises into the user's call.
     """
 
     __slots__ = (
+        "call",
         "child_usage",
-        "chunks",
-        "first_chunk_ns",
-        "live",
-        "span",
+        "keep_text",
+        "limit",
+        "result",
         "spec",
-        "start_ns",
-        "streaming",
         "text",
         "text_len",
         "usage",
@@ -211,273 +211,203 @@ class _Call:
         self, spec: _Spec, args: tuple[Any, ...], kwargs: dict[str, Any], streaming: bool
     ) -> None:
         self.spec = spec
-        self.streaming = streaming
-        self.span: Any = None
-        self.live = False
         self.child_usage = False
-        self.chunks = 0
-        self.first_chunk_ns = 0
+        self.result: Any = _NOTHING
         self.text: list[str] = []
         self.text_len = 0
         self.usage: dict[str, int] = {}
-        self.start_ns = time.perf_counter_ns()
+        self.keep_text = False
+        self.limit = 0
+        self.call: Call | None = None
         try:
-            tracer = noveum_trace.get_tracer(_TRACER_NAME)
-            span = tracer.start_span(spec.span_name, kind=SpanKind.CLIENT)
-            self.span = span
-            self.live = span.is_recording()
-            if not self.live:
-                return
-            set_attribute = span.set_attribute  # per key: the span's fast path for primitives
-            for key, value in spec.attributes.items():
-                set_attribute(key, value)
-            if streaming:
-                span.set_attribute(semconv.LLM_STREAMING, True)
-            if spec.capture_args and active_config().capture_content:
-                prompt = spec.bound_arguments(args, kwargs)
-                span.add_event(semconv.EVENT_CONTENT_PROMPT, {semconv.GEN_AI_PROMPT: prompt})
-        except Exception as exc:  # the span, if any, still ends in finish()
+            call = Call(
+                _TRACER,
+                spec.vendor,
+                spec.operation,
+                spec.model,
+                spec.attributes,
+                name=spec.span_name,
+            )
+        except Exception as exc:
             internal_error("decorator.start", exc)
+            return
+        self.call = call
+        if not call.live:
+            return
+        call.where = "decorator"
+        call.acc = self
+        self.keep_text = spec.capture_result and call.capture
+        if streaming:
+            call.streaming = True
+            call.linger()
+            self.limit = active_config().max_content_length
+        if spec.capture_args and call.capture:
+            guarded("decorator.prompt", self._prompt, args, kwargs)
+
+    def _prompt(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        if self.call is not None:
+            prompt = self.spec.bound_arguments(args, kwargs)
+            self.call.event(semconv.EVENT_CONTENT_PROMPT, {semconv.GEN_AI_PROMPT: prompt})
 
     # ---- context: the span is current while the user's code runs ----------------------
 
-    def enter(self) -> tuple[object, object, LLMScope | None]:
+    def enter(self) -> tuple[object, object, LLMScope] | None:
+        call = self.call
+        if call is None:
+            return None
         try:
             scope, scope_token = open_scope()
-            span_token = attach_span(self.span) if self.span is not None else None
-            return span_token, scope_token, scope
+            return call.attach(), scope_token, scope
         except Exception as exc:
             internal_error("decorator.enter", exc)
-            return None, None, None
+            return None
 
-    def exit(self, tokens: tuple[object, object, LLMScope | None]) -> None:
+    def exit(self, tokens: tuple[object, object, LLMScope] | None) -> None:
+        if tokens is None:
+            return
         span_token, scope_token, scope = tokens
         try:
-            if span_token is not None:
-                detach(span_token)
-            if scope is not None:
-                close_scope(scope_token)
-                self.child_usage = self.child_usage or scope.child_recorded_usage
+            Call.detach(span_token)
+            close_scope(scope_token)
+            self.child_usage = self.child_usage or scope.child_recorded_usage
         except Exception as exc:
             internal_error("decorator.exit", exc)
 
-    # ---- streaming ----------------------------------------------------------------------
+    # ---- the lifecycle, driven by the wrappers -------------------------------------------
 
-    def on_chunk(self, chunk: Any) -> None:
-        if not self.live:
-            return
-        try:
-            self.chunks += 1
-            if self.chunks == 1:
-                self.first_chunk_ns = time.perf_counter_ns()
-            if self.spec.capture_result and self.text_len <= active_config().max_content_length:
-                text = chunk if isinstance(chunk, str) else _delta_text(chunk)
-                if text:
-                    self.text.append(text)
-                    self.text_len += len(text)
-            found = self._usage_of(chunk)
-            if found:
-                self.usage.update(found)
-        except Exception as exc:
-            internal_error("decorator.chunk", exc)
-
-    # ---- the end ------------------------------------------------------------------------
+    def chunk(self, item: Any) -> None:
+        if self.call is not None:
+            self.call.on_chunk(item)  # never raises; calls `add` below
 
     def finish(self, result: Any = _NOTHING, error: BaseException | None = None) -> None:
-        if not self.live:
-            return
-        self.live = False  # ends exactly once, whatever calls it next
-        span = self.span
-        try:
-            end_ns = time.perf_counter_ns()
-            span.set_attribute(semconv.LLM_LATENCY_MS, (end_ns - self.start_ns) / 1e6)
-            if self.streaming:
-                self._stream_attributes()
-            if error is not None:
-                self._error(error)
-            elif self.spec.capture_result and active_config().capture_content:
+        call = self.call
+        if call is not None:
+            self.result = result
+            call.finish(error)
+
+    def end(
+        self,
+        tokens: tuple[object, object, LLMScope] | None,
+        result: Any = _NOTHING,
+        error: BaseException | None = None,
+    ) -> None:
+        """The user's code returned or raised for good: leave its context, end the call."""
+        self.exit(tokens)
+        self.finish(result, error)
+
+    # ---- the Accumulator --------------------------------------------------------------
+
+    def add(self, chunk: Any) -> None:
+        """Every yielded item counts as a chunk; its text and usage are kept for the end."""
+        if self.keep_text and self.text_len <= self.limit:
+            text = chunk if isinstance(chunk, str) else _delta_text(chunk)
+            if text:
+                self.text.append(text)
+                self.text_len += len(text)
+        self._take_usage(chunk)
+
+    def apply(self, call: Call) -> None:
+        result = self.result
+        if call.error is None:
+            if self.keep_text:
                 completion = "".join(self.text) if self.text else result
                 if completion is not _NOTHING and completion is not None:
-                    span.add_event(
+                    call.event(
                         semconv.EVENT_CONTENT_COMPLETION, {semconv.GEN_AI_COMPLETION: completion}
                     )
-            if error is None and result is not _NOTHING:
-                found = self._usage_of(result)
-                if found:
-                    self.usage.update(found)
-            self._record_usage(result, end_ns)
-        except Exception as exc:
-            internal_error("decorator.finish", exc)
-        finally:
-            span.end()
-
-    def _stream_attributes(self) -> None:
-        span = self.span
-        span.set_attribute(semconv.LLM_CHUNKS_COUNT, self.chunks)
-        if self.first_chunk_ns:
-            ttft_ns = self.first_chunk_ns - self.start_ns
-            span.set_attribute(semconv.LLM_TIME_TO_FIRST_TOKEN_MS, ttft_ns / 1e6)
-            span.set_attribute(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, ttft_ns / 1e9)
-
-    def _error(self, error: BaseException) -> None:
-        span = self.span
-        span.record_exception(error, escaped=True)
-        span.set_status(StatusCode.ERROR, f"{type(error).__name__}: {error}")
-        kind = type(error)
-        module = kind.__module__
-        span.set_attribute(
-            semconv.ERROR_TYPE,
-            kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}",
-        )
-
-    def _usage_of(self, value: Any) -> dict[str, int] | None:
-        extractor = self.spec.usage
-        if extractor is None:
-            return _provider_usage(value)
-        try:
-            mapping = extractor(value)
-        except Exception as exc:  # the user's extractor: count it, never raise it
-            internal_error("decorator.usage", exc)
-            return None
-        return _normalise_usage(mapping) if isinstance(mapping, Mapping) else None
-
-    def _record_usage(self, result: Any, end_ns: int) -> None:
+            if result is not _NOTHING:
+                self._take_usage(result)
         usage = self.usage
         # The nesting rule (module docstring): a child client span already holds the tokens.
         if not usage or self.child_usage:
             return
-        span = self.span
         inputs = usage.get(semconv.GEN_AI_USAGE_INPUT_TOKENS)
         outputs = usage.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
         if semconv.GEN_AI_USAGE_TOTAL_TOKENS not in usage and inputs is not None and outputs:
             usage[semconv.GEN_AI_USAGE_TOTAL_TOKENS] = inputs + outputs
-        span.set_attributes(usage)
-        if outputs:
-            since = self.first_chunk_ns or self.start_ns
-            seconds = (end_ns - since) / 1e9
-            if seconds > 0:
-                span.set_attribute(semconv.LLM_TOKENS_PER_SECOND, outputs / seconds)
-        response_model = _attr(result, "model")
+        call.usage(usage)  # also marks an enclosing decorated call: it must not count these
+        response_model = get(result, "model")
         if isinstance(response_model, str) and response_model:
-            span.set_attribute(semconv.GEN_AI_RESPONSE_MODEL, response_model)
-        response_id = _attr(result, "id")
+            call.set(semconv.GEN_AI_RESPONSE_MODEL, response_model)
+        response_id = get(result, "id")
         if isinstance(response_id, str) and response_id:
-            span.set_attribute(semconv.GEN_AI_RESPONSE_ID, response_id)
-        note_child_usage()  # an enclosing decorated call must not count these again
+            call.set(semconv.GEN_AI_RESPONSE_ID, response_id)
+
+    def _take_usage(self, value: Any) -> None:
+        extractor = self.spec.usage
+        if extractor is None:
+            found = _vendor_usage(value)
+        else:
+            try:
+                mapping = extractor(value)
+            except Exception as exc:  # the user's extractor: count it, never raise it
+                internal_error("decorator.usage", exc)
+                return
+            found = _normalise_usage(mapping) if isinstance(mapping, Mapping) else None
+        if found:
+            self.usage.update(found)  # later values win
 
 
 # ---- usage by duck typing (no import of openai / anthropic) -----------------------------
 
 
-def _attr(obj: Any, name: str) -> Any:
-    if obj is None or obj is _NOTHING:
-        return None
-    if isinstance(obj, Mapping):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def _normalise_usage(mapping: Mapping[str, Any]) -> dict[str, int]:
+    """A ``usage=`` extractor's mapping, under the semconv keys."""
     out: dict[str, int] = {}
     for attribute, keys in _USAGE_KEYS.items():
         for key in (attribute, *keys):
-            value = _int(mapping.get(key))
+            value = as_int(mapping.get(key))
             if value is not None:
                 out[attribute] = value
                 break
     return out
 
 
-def _provider_usage(value: Any) -> dict[str, int] | None:
-    """Token usage of an OpenAI or Anthropic response (or stream event), in OTel terms."""
+def _vendor_usage(value: Any) -> dict[str, int] | None:
+    """Token usage of an OpenAI or Anthropic response (or stream event), by the vendor's own
+    normaliser."""
     if type(value) in _PLAIN_TYPES:  # the common decorated result: no usage to look for
         return None
-    usage = _attr(value, "usage")
+    usage = get(value, "usage")
     if usage is None:  # Anthropic's message_start event carries it on .message
-        usage = _attr(_attr(value, "message"), "usage")
+        usage = get(get(value, "message"), "usage")
     if usage is None or isinstance(usage, (int, float, str)):
         return None
-    out: dict[str, int] = {}
-    prompt = _int(_attr(usage, "prompt_tokens"))
-    if prompt is not None:  # OpenAI chat completions / embeddings
-        out[semconv.GEN_AI_USAGE_INPUT_TOKENS] = prompt
-        completion = _int(_attr(usage, "completion_tokens"))
-        if completion is not None:
-            out[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = completion
-        details = _attr(usage, "prompt_tokens_details")
-        reasoning = _int(_attr(_attr(usage, "completion_tokens_details"), "reasoning_tokens"))
-    else:
-        inputs = _int(_attr(usage, "input_tokens"))
-        outputs = _int(_attr(usage, "output_tokens"))
-        cache_read = _int(_attr(usage, "cache_read_input_tokens"))
-        cache_write = _int(_attr(usage, "cache_creation_input_tokens"))
-        anthropic = _attr(value, "type") in _ANTHROPIC_EVENT_TYPES
-        if anthropic or cache_read is not None or cache_write is not None:
-            # Anthropic: input_tokens excludes the cache; OpenTelemetry's includes it.
-            if inputs is not None or cache_read or cache_write:
-                out[semconv.GEN_AI_USAGE_INPUT_TOKENS] = (
-                    (inputs or 0) + (cache_read or 0) + (cache_write or 0)
-                )
-            if cache_read is not None:
-                out[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cache_read
-            if cache_write is not None:
-                out[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = cache_write
-            if outputs is not None:
-                out[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = outputs
-            return out or None
-        # OpenAI Responses API
-        if inputs is not None:
-            out[semconv.GEN_AI_USAGE_INPUT_TOKENS] = inputs
-        if outputs is not None:
-            out[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = outputs
-        details = _attr(usage, "input_tokens_details")
-        reasoning = _int(_attr(_attr(usage, "output_tokens_details"), "reasoning_tokens"))
-    total = _int(_attr(usage, "total_tokens"))
-    if total is not None and out:
-        out[semconv.GEN_AI_USAGE_TOTAL_TOKENS] = total
-    # OpenAI counts cached and cache-written tokens inside the input, as OpenTelemetry does.
-    cached = _int(_attr(details, "cached_tokens"))
-    if cached:
-        out[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached
-    cache_written = _int(_attr(details, "cache_write_tokens"))
-    if cache_written:
-        out[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = cache_written
-    if reasoning:
-        out[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning
-    return out or None
+    anthropic = get(usage, "prompt_tokens") is None and (
+        get(value, "type") in _ANTHROPIC_EVENT_TYPES
+        or get(usage, "cache_read_input_tokens") is not None
+        or get(usage, "cache_creation_input_tokens") is not None
+    )
+    vendor = _anthropic_map if anthropic else _openai_map
+    return vendor.usage_attributes(usage) or None
 
 
 def _delta_text(chunk: Any) -> str | None:
     """The text of an OpenAI chat chunk or an Anthropic ``content_block_delta`` event."""
-    choices = _attr(chunk, "choices")
+    choices = get(chunk, "choices")
     if isinstance(choices, list) and choices:
-        content = _attr(_attr(choices[0], "delta"), "content")
+        content = get(get(choices[0], "delta"), "content")
         return content if isinstance(content, str) else None
-    text = _attr(_attr(chunk, "delta"), "text")
+    text = get(get(chunk, "delta"), "text")
     return text if isinstance(text, str) else None
 
 
 # ---- the four wrapper shapes ------------------------------------------------------------
 # Python needs a distinct function kind for each shape (so ``inspect`` keeps seeing what the
-# user wrote); all the tracing logic lives in ``_Call``, the wrappers only drive it.
+# user wrote); the tracing lives in ``_Traced`` and the engine's ``Call``, the wrappers only
+# drive them.
 
 
 def _function_wrapper(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any]:
     def traced(*args: Any, **kwargs: Any) -> Any:
-        call = _Call(spec, args, kwargs, streaming=False)
+        call = _Traced(spec, args, kwargs, streaming=False)
         tokens = call.enter()
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            call.exit(tokens)
-            call.finish(error=exc)
+            call.end(tokens, error=exc)
             raise
-        call.exit(tokens)
-        call.finish(result)
+        call.end(tokens, result)
         return result
 
     return traced
@@ -485,16 +415,14 @@ def _function_wrapper(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any]
 
 def _coroutine_wrapper(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any]:
     async def traced(*args: Any, **kwargs: Any) -> Any:
-        call = _Call(spec, args, kwargs, streaming=False)
+        call = _Traced(spec, args, kwargs, streaming=False)
         tokens = call.enter()
         try:
             result = await fn(*args, **kwargs)
         except BaseException as exc:
-            call.exit(tokens)
-            call.finish(error=exc)
+            call.end(tokens, error=exc)
             raise
-        call.exit(tokens)
-        call.finish(result)
+        call.end(tokens, result)
         return result
 
     return traced
@@ -502,7 +430,7 @@ def _coroutine_wrapper(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any
 
 def _generator_wrapper(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any]:
     def traced(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
-        call = _Call(spec, args, kwargs, streaming=True)
+        call = _Traced(spec, args, kwargs, streaming=True)
         try:
             inner = fn(*args, **kwargs)
         except BaseException as exc:
@@ -517,16 +445,14 @@ def _generator_wrapper(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any
             try:
                 item = inner.send(sent) if thrown is None else inner.throw(thrown)
             except StopIteration as stop:
-                call.exit(tokens)
-                call.finish()
+                call.end(tokens)
                 return stop.value
             except BaseException as exc:
-                call.exit(tokens)
-                call.finish(error=exc)
+                call.end(tokens, error=exc)
                 raise
             call.exit(tokens)
             thrown = None
-            call.on_chunk(item)
+            call.chunk(item)
             try:
                 sent = yield item
             except GeneratorExit:  # close(), break out of a for loop, garbage collection
@@ -538,21 +464,19 @@ def _generator_wrapper(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any
     return traced
 
 
-def _close(call: _Call, close: Callable[[], Any]) -> None:
+def _close(call: _Traced, close: Callable[[], Any]) -> None:
     tokens = call.enter()
     try:
         close()
     except BaseException as exc:
-        call.exit(tokens)
-        call.finish(error=exc)
+        call.end(tokens, error=exc)
         raise
-    call.exit(tokens)
-    call.finish()
+    call.end(tokens)
 
 
 def _async_generator_wrapper(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any]:
     async def traced(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-        call = _Call(spec, args, kwargs, streaming=True)
+        call = _Traced(spec, args, kwargs, streaming=True)
         try:
             inner = fn(*args, **kwargs)
         except BaseException as exc:
@@ -568,16 +492,14 @@ def _async_generator_wrapper(fn: Callable[..., Any], spec: _Spec) -> Callable[..
                 else:
                     item = await inner.athrow(thrown)
             except StopAsyncIteration:
-                call.exit(tokens)
-                call.finish()
+                call.end(tokens)
                 return
             except BaseException as exc:
-                call.exit(tokens)
-                call.finish(error=exc)
+                call.end(tokens, error=exc)
                 raise
             call.exit(tokens)
             thrown = None
-            call.on_chunk(item)
+            call.chunk(item)
             try:
                 sent = yield item
             except GeneratorExit:  # aclose(), break, or the event loop finalising it
@@ -585,11 +507,9 @@ def _async_generator_wrapper(fn: Callable[..., Any], spec: _Spec) -> Callable[..
                 try:
                     await inner.aclose()
                 except BaseException as exc:
-                    call.exit(tokens)
-                    call.finish(error=exc)
+                    call.end(tokens, error=exc)
                     raise
-                call.exit(tokens)
-                call.finish()
+                call.end(tokens)
                 raise
             except BaseException as exc:
                 thrown, sent = exc, None
