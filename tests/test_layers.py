@@ -41,6 +41,7 @@ LAYERS: dict[str, int] = {
     # 6 tools
     "testing.*": 6,
     "cli.*": 6,
+    "ui.*": 6,
 }
 NAMES = ["names", "policies", "engine", "export", "wiring", "integrations", "tools"]
 

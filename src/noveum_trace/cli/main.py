@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from noveum_trace.cli import demo, export, show, stats, tail
 from noveum_trace.cli.source import DEFAULT_PATH, CliError, Subcommands
+from noveum_trace.ui import command as ui
 
 _PROG = "noveum-trace"
 
@@ -72,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
         "  noveum-trace demo                      # no API key, no network\n"
         "  noveum-trace show --errors --since 1h  # recent failed traces\n"
         "  noveum-trace stats --model 'gpt-4o*'   # latency, tokens and cost\n"
-        "  noveum-trace export --format csv -o spans.csv",
+        "  noveum-trace export --format csv -o spans.csv\n"
+        "  noveum-trace ui                        # browse them (the [ui] extra)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _output_options(parser, default=None)
@@ -83,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_parser(sub, [scope, output])
     stats.add_parser(sub, [scope, output])
     export.add_parser(sub, [scope])
+    ui.add_parser(sub)
     _add_own_parsers(sub)
     return parser
 
