@@ -53,11 +53,12 @@ def need_browser() -> None:
 
 
 def screenshot_dir() -> Path:
-    """$NOVEUM_UI_SCREENSHOTS, else tests/.artifacts/ui (which ignores itself in git)."""
+    """$NOVEUM_UI_SCREENSHOTS, else tests/.artifacts/ui; inside the repository, the folder
+    ignores itself in git."""
     folder = Path(os.environ.get("NOVEUM_UI_SCREENSHOTS") or ROOT / "tests" / ".artifacts" / "ui")
     folder.mkdir(parents=True, exist_ok=True)
-    ignore = folder.parent / ".gitignore"
-    if folder.parent.name == ".artifacts" and not ignore.exists():
+    ignore = folder / ".gitignore"
+    if folder.resolve().is_relative_to(ROOT) and not ignore.exists():
         ignore.write_text("*\n")
     return folder
 

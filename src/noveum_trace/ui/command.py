@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
         from noveum_trace.ui.index import Index
         from noveum_trace.ui.server import create_app
     except ImportError as exc:
-        raise CliError(f"`ui` needs the [ui] extra ({exc.name} is missing): {INSTALL_HINT}") from None
+        missing = f"{exc.name} is missing"
+        raise CliError(f"`ui` needs the [ui] extra ({missing}): {INSTALL_HINT}") from None
     started = time.monotonic()
     print(f"noveum-trace ui: indexing {args.path} ...", file=sys.stderr, flush=True)
     index = Index(args.path)

@@ -91,9 +91,8 @@ def _strings(attrs: str) -> str:
 def _flatten_sql(source: str, batch: int) -> str:
     """INSERT ... SELECT: one row per span of the wrapped lines in ``source``."""
     a = "sp.attributes"
-    exception = (
-        f"list_filter(sp.events, lambda e: e.name = {sql_text(semconv.EVENT_EXCEPTION)})[1].attributes"
-    )
+    is_exception = f"e.name = {sql_text(semconv.EVENT_EXCEPTION)}"
+    exception = f"list_filter(sp.events, lambda e: {is_exception})[1].attributes"
     model = (
         f"coalesce({_string(a, semconv.GEN_AI_REQUEST_MODEL)}, "
         f"{_string(a, semconv.GEN_AI_RESPONSE_MODEL)})"
@@ -102,7 +101,8 @@ def _flatten_sql(source: str, batch: int) -> str:
         f"coalesce({_number(a, semconv.LLM_TIME_TO_FIRST_TOKEN_MS)}, "
         f"{_number(a, semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)} * 1000)"
     )
-    event_text = f"array_to_string(list_transform(sp.events, lambda e: {_strings('e.attributes')}), ' ')"
+    event_strings = _strings("e.attributes")
+    event_text = f"array_to_string(list_transform(sp.events, lambda e: {event_strings}), ' ')"
     return f"""
     INSERT INTO spans
     SELECT f, o, {batch}, sp.traceId, sp.spanId, nullif(sp.parentSpanId, ''), sp.name,

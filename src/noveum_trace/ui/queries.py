@@ -195,10 +195,8 @@ def trace(index: Index, trace_id: str) -> dict[str, Any] | None:
     spans = _read_spans(index, trace_id)
     if not spans:
         return None
-    calls = {
-        row[0]
-        for row in index.query("SELECT span_id FROM spans WHERE trace_id = ? AND is_call", [trace_id])
-    }
+    sql = "SELECT span_id FROM spans WHERE trace_id = ? AND is_call"
+    calls = {row[0] for row in index.query(sql, [trace_id])}
     ordered = [(head, span) for head, _below, span in render.tree(spans)]
     depth = _depths(spans)
     summary = index.query_dicts("SELECT * FROM traces WHERE trace_id = ?", [trace_id])
