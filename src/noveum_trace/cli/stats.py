@@ -7,6 +7,8 @@ Each group keeps running sums and a bounded reservoir of latencies (exact quanti
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import random
 import sys
 from collections import OrderedDict
@@ -298,9 +300,34 @@ def print_summary(summary: Summary, out: TextIO, style: render.Style, as_json: b
         out.write("\n".join(render_summary(summary, style)) + "\n")
 
 
+# With the [ui] extra, a directory this large is summarised by the DuckDB query layer
+# (noveum_trace.ui.stats_query) instead of the streamed scan. NOVEUM_TRACE_STATS_ENGINE=python
+# or =duckdb forces either.
+QUERY_LAYER_MIN_BYTES = 32 << 20
+ENGINE_ENV = "NOVEUM_TRACE_STATS_ENGINE"
+
+
+def _query_layer(scan: Scan) -> bool:
+    engine = os.environ.get(ENGINE_ENV, "auto").strip().lower()
+    if engine == "python" or importlib.util.find_spec("duckdb") is None:
+        return False
+    if engine == "duckdb":
+        return True
+    return sum(os.path.getsize(name) for name in scan.files) >= QUERY_LAYER_MIN_BYTES
+
+
 def run(args: argparse.Namespace) -> int:
     filt = SpanFilter.from_args(args)
-    summary = summarize(Scan(args.path).spans(), filt)
+    scan = Scan(args.path)
+    summary = None
+    if _query_layer(scan):
+        from noveum_trace.ui.stats_query import summarize_path
+
+        summary = summarize_path(args.path, filt)
+        if not summary.spans:  # nothing indexed: the scan says why (empty, not trace files)
+            summary = None
+    if summary is None:
+        summary = summarize(scan.spans(), filt)
     print_summary(
         summary, sys.stdout, render.Style(fmt.colour_wanted(args.color, sys.stdout)), args.json
     )

@@ -44,7 +44,8 @@ SPAN_COLUMNS = """
     trace_id VARCHAR, span_id VARCHAR, parent_id VARCHAR, name VARCHAR, kind INTEGER,
     start_ns BIGINT, end_ns BIGINT, duration_ms DOUBLE,
     status INTEGER, status_message VARCHAR, error_type VARCHAR,
-    service VARCHAR, model VARCHAR, vendor VARCHAR, operation VARCHAR, session VARCHAR,
+    service VARCHAR, model VARCHAR, response_model VARCHAR, vendor VARCHAR, operation VARCHAR,
+    session VARCHAR,
     tokens_in BIGINT, tokens_out BIGINT, tokens_cached BIGINT, tokens_reasoning BIGINT,
     cost DOUBLE, ttft_ms DOUBLE, is_call BOOLEAN, search VARCHAR
 """
@@ -110,7 +111,7 @@ def _flatten_sql(source: str, batch: int) -> str:
         coalesce(sp.status.code, 0), coalesce(sp.status.message, ''),
         coalesce({_string(a, semconv.ERROR_TYPE)},
                  {_string(exception, semconv.EXCEPTION_TYPE)}),
-        service, {model},
+        service, {model}, {_string(a, semconv.GEN_AI_RESPONSE_MODEL)},
         coalesce({_string(a, semconv.GEN_AI_PROVIDER_NAME)}, {_string(a, semconv.GEN_AI_SYSTEM)}),
         {_string(a, semconv.GEN_AI_OPERATION_NAME)},
         coalesce({_string(a, semconv.GEN_AI_CONVERSATION_ID)},
