@@ -66,7 +66,9 @@ def sql_text(value: str) -> str:
 
 
 def _value(attrs: str, key: str) -> str:
-    return f"list_filter({attrs}, lambda a: a.key = {sql_text(key)})[1].value"
+    # ``attrs`` names a pair of lists, ``<attrs>_k`` and ``<attrs>_v``: a native position
+    # lookup per key is several times faster than a lambda filter over the structs.
+    return f"{attrs}_v[list_position({attrs}_k, {sql_text(key)})]"
 
 
 def _string(attrs: str, key: str) -> str:
@@ -89,11 +91,19 @@ def _strings(attrs: str) -> str:
     return f"array_to_string(list_transform({attrs}, lambda a: a.value ->> 'stringValue'), ' ')"
 
 
+def _pairs(struct_list: str, name: str) -> str:
+    """Keys and values of an attribute list as two lists, ``<name>_k`` and ``<name>_v``."""
+    return (
+        f"list_transform({struct_list}, lambda a: a.key) AS {name}_k, "
+        f"list_transform({struct_list}, lambda a: a.value) AS {name}_v"
+    )
+
+
 def _flatten_sql(source: str, batch: int) -> str:
     """INSERT ... SELECT: one row per span of the wrapped lines in ``source``."""
-    a = "sp.attributes"
+    a = "attrs"
+    exception = "exc"
     is_exception = f"e.name = {sql_text(semconv.EVENT_EXCEPTION)}"
-    exception = f"list_filter(sp.events, lambda e: {is_exception})[1].attributes"
     model = (
         f"coalesce({_string(a, semconv.GEN_AI_REQUEST_MODEL)}, "
         f"{_string(a, semconv.GEN_AI_RESPONSE_MODEL)})"
@@ -122,21 +132,25 @@ def _flatten_sql(source: str, batch: int) -> str:
         {_number(a, semconv.GEN_AI_USAGE_COST)}, {ttft},
         {model} IS NOT NULL,
         lower(concat_ws(' ', sp.traceId, sp.name, sp.status.message, service,
-                        {_strings(a)}, {event_text}))
+                        {_strings("sp.attributes")}, {event_text}))
     FROM (
-        SELECT f, o, service, sp,
+        SELECT f, o, service, sp, {_pairs("sp.attributes", a)},
+            {_pairs(f"list_filter(sp.events, lambda e: {is_exception})[1].attributes", exception)},
             TRY_CAST(sp.startTimeUnixNano AS BIGINT) AS start_ns,
             TRY_CAST(sp.endTimeUnixNano AS BIGINT) AS end_ns
         FROM (
             SELECT f, o, service, unnest(ss.spans) AS sp
             FROM (
-                SELECT f, o, {_string("rs.resource.attributes", semconv.SERVICE_NAME)} AS service,
+                SELECT f, o, {_string("res", semconv.SERVICE_NAME)} AS service,
                     unnest(rs.scopeSpans) AS ss
                 FROM (
-                    SELECT f, o, unnest(d.resourceSpans) AS rs
-                    FROM read_json({sql_text(source)}, format = 'newline_delimited',
-                        columns = {{f: 'INTEGER', o: 'BIGINT', d: '{_LINE_TYPE}'}},
-                        ignore_errors = true, maximum_object_size = {_MAX_LINE_BYTES})
+                    SELECT f, o, rs, {_pairs("rs.resource.attributes", "res")}
+                    FROM (
+                        SELECT f, o, unnest(d.resourceSpans) AS rs
+                        FROM read_json({sql_text(source)}, format = 'newline_delimited',
+                            columns = {{f: 'INTEGER', o: 'BIGINT', d: '{_LINE_TYPE}'}},
+                            ignore_errors = true, maximum_object_size = {_MAX_LINE_BYTES})
+                    )
                 )
             )
         )
