@@ -319,11 +319,11 @@ def _query_layer(scan: Scan) -> bool:
 def run(args: argparse.Namespace) -> int:
     filt = SpanFilter.from_args(args)
     scan = Scan(args.path)
-    summary = None
+    summary: Summary | None = None
     if _query_layer(scan):
         from noveum_trace.ui.stats_query import summarize_path
 
-        summary = summarize_path(args.path, filt)
+        summary = summarize_path(args.path, filt, Summary(), Group, _SERIES_BUCKETS)
         if not summary.spans:  # nothing indexed: the scan says why (empty, not trace files)
             summary = None
     if summary is None:

@@ -7,11 +7,16 @@ latencies are all kept (exact quantiles, no sample).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from noveum_trace.cli.source import SpanFilter
-from noveum_trace.cli.stats import _SERIES_BUCKETS, Group, Summary
 from noveum_trace.ui.index import STATUS_ERROR, Index
+
+# ``cli.stats`` calls this module, so its Summary and Group come in as arguments (typed Any:
+# importing them here would be a cycle).
+Summary = Any
+Group = Any
 
 _BASE_WIDTH_NS = 10_000_000  # Series' first bucket width
 
@@ -39,7 +44,9 @@ def _where(filt: SpanFilter) -> tuple[str, list[Any]]:
     return " AND ".join(parts), params
 
 
-def summarize_index(index: Index, filt: SpanFilter) -> Summary:
+def summarize_index(
+    index: Index, filt: SpanFilter, summary: Summary, group: Callable[[str], Group], buckets: int
+) -> Summary:
     where, params = _where(filt)
     con = index.con
     with index.lock:
@@ -52,7 +59,6 @@ def summarize_index(index: Index, filt: SpanFilter) -> Summary:
             "SELECT (trace_id, parent_id) FROM accepted "
             "WHERE model IS NOT NULL AND parent_id IS NOT NULL)"
         )
-        summary = Summary()
         spans, first, last, llm = con.execute(
             "SELECT count(*), min(start_ns), max(start_ns), count(model) FROM accepted"
         ).fetchall()[0]
@@ -63,9 +69,9 @@ def summarize_index(index: Index, filt: SpanFilter) -> Summary:
         for groups, column in ((summary.models, "model"), (summary.services, "service")):
             keys = con.execute(f"SELECT DISTINCT coalesce({column}, '?') FROM calls").fetchall()
             for (key,) in keys:
-                group = groups[key] = Group(key)
-                _fill(con, group, f"coalesce({column}, '?') = ?", [key])
-        _series(con, summary)
+                found = groups[key] = group(key)
+                _fill(con, found, f"coalesce({column}, '?') = ?", [key])
+        _series(con, summary, buckets)
     return summary
 
 
@@ -85,12 +91,12 @@ def _fill(con: Any, group: Group, where: str, params: list[Any] | None = None) -
         reservoir.seen = len(reservoir.values)
 
 
-def _series(con: Any, summary: Summary) -> None:
+def _series(con: Any, summary: Summary, buckets: int) -> None:
     """The widths ``Series`` would reach: the narrowest doubling with few enough buckets."""
     width = _BASE_WIDTH_NS
     while True:
         count = con.execute(f"SELECT count(DISTINCT start_ns // {width}) FROM calls").fetchall()
-        if count[0][0] <= _SERIES_BUCKETS:
+        if count[0][0] <= buckets:
             break
         width *= 2
     rows = con.execute(
@@ -101,10 +107,13 @@ def _series(con: Any, summary: Summary) -> None:
     summary.tokens.buckets = {int(key): int(tokens) for key, tokens in rows}
 
 
-def summarize_path(path: str, filt: SpanFilter) -> Summary:
+def summarize_path(
+    path: str, filt: SpanFilter, summary: Summary, group: Callable[[str], Group], buckets: int
+) -> Summary:
+    """Fill ``summary`` (a ``cli.stats.Summary``) from an index of ``path``."""
     index = Index(path)
     try:
         index.refresh()
-        return summarize_index(index, filt)
+        return summarize_index(index, filt, summary, group, buckets)
     finally:
         index.close()
