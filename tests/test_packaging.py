@@ -16,7 +16,7 @@ CI = (ROOT / ".ci" / "run").read_text()
 
 
 def test_extras_are_for_users_and_tools_are_dependency_groups() -> None:
-    assert set(PROJECT["optional-dependencies"]) == {"openai", "anthropic", "otlp"}
+    assert set(PROJECT["optional-dependencies"]) == {"openai", "anthropic", "otlp", "ui"}
     assert {"test", "dev", "bench"} <= set(PYPROJECT["dependency-groups"])
     installs = [line for line in CI.splitlines() if line.startswith("pip install")]
     assert len(installs) == 3 and all("--group test" in line for line in installs)

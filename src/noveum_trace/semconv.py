@@ -16,6 +16,9 @@ GEN_AI_SYSTEM: Final = "gen_ai.system"  # the guide's name; kept beside provider
 GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
 GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
 GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"  # set by applications (docs/guide.md)
+# Who a trace belongs to (OpenTelemetry general registry), set by applications
+SESSION_ID: Final = "session.id"
+USER_ID: Final = "user.id"
 GEN_AI_OUTPUT_TYPE: Final = "gen_ai.output.type"
 
 # --- GenAI: request ------------------------------------------------------------
