@@ -646,6 +646,57 @@ def test_usage_from_stream_chunks(traced: Traces) -> None:
     assert _event(span, semconv.EVENT_CONTENT_COMPLETION)[semconv.GEN_AI_COMPLETION] == text
 
 
+def test_anthropic_stream_events_total_is_input_plus_final_output(traced: Traces) -> None:
+    # The real API's message_delta carries only output_tokens: message_start's total (input
+    # plus the first output token) must not survive it.
+    from anthropic.types import RawMessageDeltaEvent, RawMessageStartEvent
+
+    start = RawMessageStartEvent.model_validate(
+        {
+            "type": "message_start",
+            "message": {
+                "id": "msg_1",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-x",
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {"input_tokens": 20, "output_tokens": 1},
+            },
+        }
+    )
+    delta = RawMessageDeltaEvent.model_validate(
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": 50},
+        }
+    )
+
+    @trace_llm_call(system="anthropic", model="claude-x")
+    def stream() -> Iterator[Any]:
+        yield start
+        yield delta
+
+    list(stream())
+    attrs = _one(traced)["attributes"]
+    assert attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 20
+    assert attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 50
+    assert attrs[semconv.GEN_AI_USAGE_TOTAL_TOKENS] == 70
+
+
+def test_usage_with_zero_output_tokens_still_has_a_total(traced: Traces) -> None:
+    @trace_llm_call(system="openai", model="gpt-4o", usage=lambda r: r)
+    def ask() -> dict[str, int]:
+        return {"input_tokens": 5, "output_tokens": 0}
+
+    ask()
+    attrs = _one(traced)["attributes"]
+    assert attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 0
+    assert attrs[semconv.GEN_AI_USAGE_TOTAL_TOKENS] == 5
+
+
 # ---- the nesting rule -----------------------------------------------------------------------
 
 

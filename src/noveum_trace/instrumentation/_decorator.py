@@ -323,8 +323,9 @@ class _Traced:
             return
         inputs = usage.get(semconv.GEN_AI_USAGE_INPUT_TOKENS)
         outputs = usage.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
-        if semconv.GEN_AI_USAGE_TOTAL_TOKENS not in usage and inputs is not None and outputs:
-            usage[semconv.GEN_AI_USAGE_TOTAL_TOKENS] = inputs + outputs
+        total = semconv.GEN_AI_USAGE_TOTAL_TOKENS
+        if total not in usage and inputs is not None and outputs is not None:
+            usage[total] = inputs + outputs
         call.usage(usage)  # also marks an enclosing decorated call: it must not count these
         response_model = get(result, "model")
         if isinstance(response_model, str) and response_model:
@@ -345,7 +346,15 @@ class _Traced:
                 return
             found = _normalise_usage(mapping) if isinstance(mapping, Mapping) else None
         if found:
-            self.usage.update(found)  # later values win
+            # Later values win. A total is only as fresh as the counts it came with: Anthropic's
+            # message_delta updates output_tokens alone, so message_start's total goes stale
+            # and is recomputed in ``apply``.
+            if semconv.GEN_AI_USAGE_TOTAL_TOKENS not in found and (
+                semconv.GEN_AI_USAGE_INPUT_TOKENS in found
+                or semconv.GEN_AI_USAGE_OUTPUT_TOKENS in found
+            ):
+                self.usage.pop(semconv.GEN_AI_USAGE_TOTAL_TOKENS, None)
+            self.usage.update(found)
 
 
 # ---- usage by duck typing (no import of openai / anthropic) -----------------------------
