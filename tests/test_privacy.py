@@ -89,6 +89,26 @@ def _output(traces: Traces) -> bytes:
             f'{{"AccessKeyId": "ASIAY34FZKBOKMUTVV7A", "SecretAccessKey": "{AWS_SECRET}"}}',
             "wJalrXUtnFEMI/K7MDENG",
         ),
+        # ... or before it (a reordered credentials dict, "secret:id").
+        (
+            f'{{"SecretAccessKey": "{AWS_SECRET}", "AccessKeyId": "ASIAIOSFODNN7EXAMPLE"}}',
+            "wJalrXUtnFEMI/K7MDENG",
+        ),
+        (f"{AWS_SECRET}:{AWS_ID}", "bPxRfiCYEXAMPLEKEY"),
+        (f"secret {AWS_SECRET} for id {AWS_ID}", "bPxRfiCYEXAMPLEKEY"),
+        # A secret access key named as such, in any spelling and case, with no key id near.
+        (f'{{"SecretAccessKey": "{AWS_SECRET}"}}', "bPxRfiCYEXAMPLEKEY"),
+        (f"secret_access_key={AWS_SECRET}", "bPxRfiCYEXAMPLEKEY"),
+        (f"SECRET_ACCESS_KEY: {AWS_SECRET}", "bPxRfiCYEXAMPLEKEY"),
+        (f"Aws_Secret_Access_Key = '{AWS_SECRET}'", "bPxRfiCYEXAMPLEKEY"),
+        (f"secretaccesskey={AWS_SECRET}", "bPxRfiCYEXAMPLEKEY"),
+        (f"aws-secret-access-key={AWS_SECRET}", "bPxRfiCYEXAMPLEKEY"),
+        (f"AWS_SECRET_KEY={AWS_SECRET}", "bPxRfiCYEXAMPLEKEY"),
+        # Auth schemes in mixed case.
+        ("Authorization: BeaRer abcdefghijklmnopqrstuvwx123", "abcdefghijklmnopqrstuvwx123"),
+        ("authorization: bAsIc dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA"),
+        # Non-ASCII text around them (lowercasing is the case-insensitive pre-check).
+        ("r\u00e9sum\u00e9 \u201cBeaRer abcdefghijklmnopqrstuvwx123\u201d", "abcdefghijklmnop"),
     ],
 )
 def test_secret_patterns_are_masked_in_text_and_in_encoded_json(text: str, leaked: str) -> None:
@@ -114,6 +134,11 @@ def test_kept_prefixes_say_what_was_masked() -> None:
     assert pair == f"id {SECRET_MASK} and secret {SECRET_MASK}."
     aws = mask_secrets("aws_secret_access_key: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
     assert aws == f"aws_secret_access_key: {SECRET_MASK}"
+    assert mask_secrets("BeaRer abcdefghijklmnop0123") == f"BeaRer {SECRET_MASK}"
+    reversed_pair = mask_secrets(f"secret {AWS_SECRET} and id {AWS_ID}.")
+    assert reversed_pair == f"secret {SECRET_MASK} and id {SECRET_MASK}."
+    named = mask_secrets(f'{{"SecretAccessKey": "{AWS_SECRET}"}}')
+    assert named == f'{{"SecretAccessKey": "{SECRET_MASK}"}}'
 
 
 @pytest.mark.parametrize(
@@ -129,6 +154,8 @@ def test_kept_prefixes_say_what_was_masked() -> None:
         "basic authentication is deprecated here",
         "BEARER bonds of the nineteenth century",
         "keyJar.eyJournal.eyJump is no token",
+        "BaSiC English has 850 words; the secret access key is in the vault",
+        "bEaReR of the key to the secret_access_key field docs",
     ],
 )
 def test_ordinary_text_is_left_alone(text: str) -> None:

@@ -37,15 +37,21 @@ SECRET_MASK = "[REDACTED_SECRET]"
 # * ``keep`` (optional) follows the head; head + keep stay in the output ("Bearer [...]").
 # * ``replace`` names how a match is replaced (``_replace_text``): the whole match, the part
 #   after ``keep``, only after a check (Basic credentials must decode to "user:password"),
-#   or two parts (an AWS key id and the secret key beside it).
+#   or two parts (an AWS key id and the secret key beside it, in either order).
+# * ``folded``: the head is matched in any case (auth schemes, "SecretAccessKey"); it is
+#   written in lower case, and its anchors are looked up in the lowercased text.
 # * Speed (the worker scans every string it writes): Python's regex engine scans fast only
 #   for a pattern that starts with a literal; an alternation or a leading character class
 #   (``(?i:bearer)`` is one) is 15-30x slower. So the fast path runs one search per
 #   ``anchors`` literal, a suffix of the head chosen because it is rare in ordinary text
 #   ("-" of "sk-", "J" of "eyJ", "IA" of "AKIA"), which checks the rest of the head with a
 #   lookbehind; a substring test for the anchor comes first (for one character a memchr).
-#   Patterns sharing an anchor share its search. The substitution regex (one alternation of
-#   every pattern) runs only after a hit.
+#   Patterns sharing an anchor share its search. Folded patterns are searched in
+#   ``text.lower()`` (one pass over the string, cheaper than a substring test per case,
+#   and no mixed case escapes it) with the same literal-led searches: every tail is closed
+#   under lowercasing ASCII, so the lowered search finds what a case-insensitive one would
+#   (a ``(?i)`` search is not literal-led, so 5x slower). The
+#   substitution regex (one alternation of every pattern) runs only after a hit.
 
 
 class _Spec(NamedTuple):
@@ -55,43 +61,63 @@ class _Spec(NamedTuple):
     keep: str | None = None
     bounded: bool = True
     replace: str = "all"
+    folded: bool = False
+
+
+def _boundary_text(head: str) -> str:
+    return f'(?:(?<![A-Za-z0-9_]{head})|(?<=\\\\[nrtbf"/]{head})|(?<=\\\\u[0-9A-Fa-f]{{4}}{head}))'
 
 
 _TOKEN68 = r"[A-Za-z0-9._~+/-]{16,}=*"  # RFC 6750 bearer token characters
 _AWS_SECRET = r"(?:(?<![A-Za-z0-9/+=])|(?<=\\[nrtbf\"]))[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
+_AWS_KEY_ID = r"[A-Z0-9]{16}(?![A-Za-z0-9])"
+# Between a label and its value: quotes (escaped too, in JSON content), then ":" or "=".
+_NAMED = r"[\"'\\]*\s*[:=]\s*[\"'\\]*"
 _SECRET_SPECS: tuple[_Spec, ...] = (
     # OpenAI (sk-..., sk-proj-..., sk-svcacct-...) and Anthropic (sk-ant-api03-...) keys.
     _Spec("sk-", ("-",), r"[A-Za-z0-9_-]{20,}"),
     # "Bearer <token>" in headers or pasted into text; auth schemes are case-insensitive.
-    _Spec("(?i:bearer)", ("earer", "EARER"), _TOKEN68, keep=r"\s+", replace="keep"),
+    _Spec("bearer", ("bearer",), _TOKEN68, keep=r"\s+", replace="keep", folded=True),
     # "Basic <base64 of user:password>" (padded, so a multiple of 4), masked only when it
     # decodes to that.
     _Spec(
-        "(?i:basic)",
-        ("asic", "ASIC"),
+        "basic",
+        ("basic",),
         r"(?:[A-Za-z0-9+/]{4}){2,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?(?![A-Za-z0-9+/=])",
         keep=r"\s+",
         replace="basic",
+        folded=True,
     ),
     # JSON Web Tokens: base64url parts, the first (and usually the second) a JSON object.
     _Spec("eyJ", ("J",), r"[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){2,4}"),
     # AWS access key ids (long-term AKIA, temporary ASIA); with the secret access key when
-    # it follows within 80 characters (CSV, "id:secret", STS JSON), both masked.
+    # it is within 80 characters of it, after (CSV, "id:secret", STS JSON) or before
+    # ("secret:id", a reordered credentials dict), both masked. The pair before it holds a
+    # key id too, so the key id's anchor finds it; it needs no search of its own.
     _Spec(
-        "A[KS]IA",
-        ("IA",),
-        r"[A-Z0-9]{16}(?![A-Za-z0-9])(?P<gap{i}>[\s\S]{0,80}?)" + _AWS_SECRET,
+        "A[KS]IA", ("IA",), _AWS_KEY_ID + r"(?P<gap{i}>[\s\S]{0,80}?)" + _AWS_SECRET, replace="pair"
+    ),
+    _Spec(
+        _AWS_SECRET,
+        (),
+        r"(?P<gap{i}>[\s\S]{0,80}?)A[KS]IA" + _boundary_text("A[KS]IA") + _AWS_KEY_ID,
+        bounded=False,
         replace="pair",
     ),
-    _Spec("A[KS]IA", ("IA",), r"[A-Z0-9]{16}(?![A-Za-z0-9])"),
-    # AWS secret keys where they are named: aws_secret_access_key = "...", "AWS_SECRET_KEY": "..."
-    _Spec(
-        "[Aa][Ww][Ss]_",
-        ("_",),
-        r"[A-Za-z0-9/+]{40}",
-        keep=r"(?i:secret_(?:access_)?key)[\"'\\]*\s*[:=]\s*[\"'\\]*",
-        bounded=False,
-        replace="keep",
+    _Spec("A[KS]IA", ("IA",), _AWS_KEY_ID),
+    # AWS secret keys where they are named, in any case: aws_secret_access_key = "...",
+    # "SecretAccessKey": "...", AWS_SECRET_KEY=..., --aws-secret-access-key ...
+    *(
+        _Spec(
+            head,
+            ("key",),
+            r"[A-Za-z0-9/+]{40}",
+            keep=_NAMED,
+            bounded=False,
+            replace="keep",
+            folded=True,
+        )
+        for head in ("secret[_ -]access[_ -]key", "secretaccesskey", "aws[_ -]secret[_ -]key")
     ),
     # GitHub tokens: classic (ghp_, gho_, ghu_, ghs_, ghr_) and fine-grained.
     _Spec("gh[pousr]_", ("_",), r"[A-Za-z0-9]{36,}"),
@@ -104,40 +130,41 @@ _MIN_REGISTERED = 8
 _MAX_REGISTERED = 256  # each registered value costs one scan per masked string
 
 
-def _boundary(head: str) -> str:
-    return f'(?:(?<![A-Za-z0-9_]{head})|(?<=\\\\[nrtbf"/]{head})|(?<=\\\\u[0-9A-Fa-f]{{4}}{head}))'
-
-
-def _after_head(spec: _Spec, index: int) -> str:
+def _after_head(spec: _Spec, index: int, head: str) -> str:
     """The pattern from the end of the head on (the boundary looks back over the head)."""
-    bound = _boundary(spec.head) if spec.bounded else ""
+    bound = _boundary_text(head) if spec.bounded else ""
     return bound + (spec.keep or "") + spec.tail.replace("{i}", str(index))
 
 
-def _search(anchor: str) -> re.Pattern[str]:
-    """One literal-led search for every pattern whose head ends with ``anchor``."""
+def _search(anchor: str, folded: bool) -> re.Pattern[str]:
+    """One literal-led search for every pattern whose head ends with ``anchor`` (for folded
+    patterns: run on the lowercased text, where the head is its lower-case self)."""
     rest = [
-        f"(?<={spec.head}){_after_head(spec, i)}"
+        f"(?<={spec.head}){_after_head(spec, i, spec.head)}"
         for i, spec in enumerate(_SECRET_SPECS)
-        if anchor in spec.anchors
+        if anchor in spec.anchors and spec.folded == folded
     ]
     return re.compile(re.escape(anchor) + "(?:" + "|".join(rest) + ")")
 
 
 def _substitution(spec: _Spec, index: int) -> str:
-    bound = _boundary(spec.head) if spec.bounded else ""
+    head = f"(?i:{spec.head})" if spec.folded else spec.head
+    bound = _boundary_text(head) if spec.bounded else ""
     tail = spec.tail.replace("{i}", str(index))
     if spec.keep is None:
-        return f"(?P<s{index}>{spec.head}{bound}{tail})"
-    return f"(?P<s{index}>(?P<k{index}>{spec.head}{bound}{spec.keep}){tail})"
+        return f"(?P<s{index}>{head}{bound}{tail})"
+    return f"(?P<s{index}>(?P<k{index}>{head}{bound}{spec.keep}){tail})"
 
 
-# (anchor, its search): the encoder masks each string before quoting it, and a string may
-# itself be JSON (content).
-_BUILTIN_TEXT_SEARCHES = tuple(
-    (anchor, _search(anchor).search)
-    for anchor in dict.fromkeys(a for s in _SECRET_SPECS for a in s.anchors)
-)
+def _searches(folded: bool) -> tuple[tuple[str, Callable[[str], re.Match[str] | None]], ...]:
+    """(anchor, its search) for the patterns matched as written, or for the folded ones."""
+    anchors = dict.fromkeys(a for s in _SECRET_SPECS if s.folded == folded for a in s.anchors)
+    return tuple((anchor, _search(anchor, folded).search) for anchor in anchors)
+
+
+# The encoder masks each string before quoting it, and a string may itself be JSON (content).
+_BUILTIN_TEXT_SEARCHES = _searches(folded=False)
+_FOLDED_TEXT_SEARCHES = _searches(folded=True)
 # No built-in pattern matches fewer characters than this ("Basic " and 8 base64 characters),
 # so shorter strings need no scan unless a shorter secret was registered.
 _MIN_BUILTIN_MATCH = 14
@@ -220,7 +247,8 @@ def mask_secrets(text: str) -> str:
     Returns ``text`` itself when nothing matches. The export worker's encoder calls it for
     every string it writes, so the common case (no secret) is a fast path: too short to hold
     one; else a substring test per registered secret, and per anchor a substring test (a
-    single-character one is a ``memchr``) before its literal-led search. The slower
+    single-character one is a ``memchr``) before its literal-led search, in the text or, for
+    the case-insensitive patterns, in the text lowercased once. The slower
     substitution runs only after a hit. ``benchmarks/secret_masking.py`` measures it.
     """
     matchers = _matchers
@@ -234,7 +262,15 @@ def mask_secrets(text: str) -> str:
             if anchor in text and search(text) is not None:
                 break
         else:
-            return text
+            # One pass for the patterns whose head has any case. Outside ASCII, lowering
+            # can differ from the regex's case folding (the long s, U+017F, matches (?i)s
+            # but lowers to itself): only in text built to look odd, never in a real header.
+            lowered = text.lower()
+            for anchor, search in _FOLDED_TEXT_SEARCHES:
+                if anchor in lowered and search(lowered) is not None:
+                    break
+            else:
+                return text
     masked = matchers.text.sub(_replace_text, text)
     return text if masked == text else masked  # "Basic English" is no credential: no copy
 
