@@ -345,6 +345,34 @@ def test_shutdown_honours_its_timeout_while_the_endpoint_hangs(
     assert len(list(noveum_trace.read_traces(traces.directory))) == 10
 
 
+def test_spans_an_endpoint_still_holds_at_shutdown_are_said_on_stderr(
+    traces: Traces, rx: OtlpReceiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # At exit nothing else would say it: the exporter's backlog is counted as dropped and
+    # named in the worker's one line, with what would have kept it.
+    rx.gate.clear()
+    traces.init(
+        otlp_endpoint=rx.endpoint,
+        otlp_protocol="http/json",
+        otlp_timeout=3600,
+        max_export_batch_size=10,
+    )
+    for i in range(50):
+        _one_span(f"s{i}")
+    rx.wait_for_requests(1)  # one batch in flight, held by the endpoint; the rest wait
+    capsys.readouterr()
+    assert not noveum_trace.shutdown(0.5)
+    rx.gate.set()
+    dropped = _stats()["dropped"]
+    assert dropped == 50 and _stats()["exported"] == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "not written" in line]
+    assert len(lines) == 1, lines
+    assert "50 spans were not written" in lines[0]
+    assert "50 not yet delivered by the otlp exporter" in lines[0]
+    assert "noveum_trace.shutdown(timeout=" in lines[0]
+    assert "still queued" not in lines[0]  # the worker's own queue was empty
+
+
 def test_dead_endpoint_drops_and_counts_but_files_get_everything(traces: Traces) -> None:
     traces.init(otlp_endpoint=_dead_endpoint(), otlp_timeout=0.2, otlp_protocol="http/json")
     for i in range(100):

@@ -30,7 +30,11 @@ class Exporter(Protocol):
 
     def flush(self, timeout: float) -> bool: ...
 
-    def shutdown(self, timeout: float) -> None: ...
+    def shutdown(self, timeout: float) -> int | None:
+        """Deliver what it holds within ``timeout``, then stop. Returns how many spans it was
+        still holding when the time ran out and gave up on (None: none, or not counted); the
+        worker says so on stderr, with its own leftovers, in one line."""
+        ...
 
 
 @runtime_checkable

@@ -14,7 +14,8 @@ Counters (``get_stats()["exporters"]["otlp"]``): ``exported`` spans accepted by 
 ``rejected`` spans it refused in a ``partialSuccess``, ``retried`` spans sent again after a
 retryable failure, ``dropped`` spans given up on (backlog full, retry time spent, endpoint
 down at a flush, shutdown),
-``failed`` spans refused with a final status or that could not be encoded.
+``failed`` spans refused with a final status or that could not be encoded. Spans still held
+when shutdown's budget runs out are also said on stderr, by the worker (``ExportWorker``).
 """
 
 from __future__ import annotations
@@ -162,8 +163,9 @@ class OTLPExporter:
         finally:
             self._interrupt.calm()
 
-    def shutdown(self, timeout: float) -> None:
-        """Deliver what we can within ``timeout``, then stop; what is left is dropped."""
+    def shutdown(self, timeout: float) -> int:
+        """Deliver what we can within ``timeout``, then stop; what is left is dropped (counted,
+        and returned: the worker's exit warning names it)."""
         deadline = time.monotonic() + max(timeout, 0.0)
         with self._cond:
             self._closed = True
@@ -185,6 +187,7 @@ class OTLPExporter:
         if thread is not None and thread is not threading.current_thread():
             thread.join(max(deadline - time.monotonic(), 0.0))
         self._client.close()
+        return dropped
 
     def reset_after_fork(self) -> None:
         """In a forked child: the parent sends its own backlog; start empty, lazily."""

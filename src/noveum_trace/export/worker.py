@@ -110,9 +110,10 @@ class ExportWorker:
         """Flush, stop the thread and close the exporters, all within ``timeout``.
 
         Spans still queued when the budget runs out are not written: they are counted
-        (``spans_dropped_shutdown_timeout``) and one warning on stderr says how many, since
-        at exit nothing else would. A tenth of the budget (at most 0.5 s) is kept for the
-        batch in flight to land once draining stops.
+        (``spans_dropped_shutdown_timeout``), and so are spans an exporter still held (a slow
+        endpoint's backlog, counted in its ``dropped``); one warning on stderr says how many
+        of each, since at exit nothing else would. A tenth of the budget (at most 0.5 s) is
+        kept for the batch in flight to land once draining stops.
         """
         timeout = max(timeout, 0.0)
         deadline = time.monotonic() + timeout
@@ -132,12 +133,17 @@ class ExportWorker:
             thread.join(max(deadline - time.monotonic(), 0.0))
         if left:
             STATS.incr("spans_dropped_shutdown_timeout", left)
-            _warn_not_written(left, timeout)
+        undelivered: dict[str, int] = {}
         for exporter in self.exporters:
             try:
-                exporter.shutdown(max(deadline - time.monotonic(), 0.0))
+                held = exporter.shutdown(max(deadline - time.monotonic(), 0.0))
             except Exception as exc:
                 internal_error(f"exporter {exporter.name} shutdown", exc)
+                continue
+            if isinstance(held, int) and held > 0:
+                undelivered[exporter.name] = undelivered.get(exporter.name, 0) + held
+        if left or undelivered:
+            _warn_not_written(left, undelivered, timeout)
         return flushed
 
     def reset_after_fork(self) -> None:
@@ -212,14 +218,23 @@ class ExportWorker:
                 STATS.exporter(exporter.name).failed += encoded.span_count
 
 
-def _warn_not_written(count: int, timeout: float) -> None:
-    """One line on stderr: at exit, logging may be unconfigured or already shut down."""
+def _warn_not_written(queued: int, undelivered: dict[str, int], timeout: float) -> None:
+    """One line on stderr for everything shutdown gave up on, where it was and where it is
+    counted: at exit, logging may be unconfigured or already shut down."""
+    where = []
+    if queued:
+        where.append(f"{queued:,} still queued (get_stats()['spans_dropped_shutdown_timeout'])")
+    for name, count in undelivered.items():
+        where.append(
+            f"{count:,} not yet delivered by the {name} exporter "
+            f"(get_stats()['exporters']['{name}']['dropped'])"
+        )
+    total = queued + sum(undelivered.values())
     try:
         sys.stderr.write(
-            f"noveum_trace: {count:,} spans were not written: they were still queued when "
-            f"shutdown's {timeout:g} s budget ran out. To keep them, give the final flush more "
-            f"time: call noveum_trace.shutdown(timeout=<seconds>) before the program exits. "
-            f"get_stats()['spans_dropped_shutdown_timeout'] counts them.\n"
+            f"noveum_trace: {total:,} spans were not written when shutdown's {timeout:g} s "
+            f"budget ran out: {'; '.join(where)}. To keep them, give the final flush more "
+            f"time: call noveum_trace.shutdown(timeout=<seconds>) before the program exits.\n"
         )
         sys.stderr.flush()
     except Exception:  # stderr closed or gone at exit: the count in get_stats() remains
