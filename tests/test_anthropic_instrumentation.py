@@ -160,6 +160,19 @@ def test_capture_off_records_no_content(traces: Traces, fake: Any) -> None:
     assert "secret sys" not in traces.raw_text() and "Hello there" not in traces.raw_text()
 
 
+def test_capture_off_stream_still_counts_chunks(traces: Traces, fake: Any) -> None:
+    traces.init(capture_content=False)
+    instrument_anthropic()
+    try:
+        events = list(stream(fake))
+    finally:
+        uninstrument_anthropic()
+    span = only_span(traces)
+    deltas = sum(e.type == "content_block_delta" for e in events)
+    assert deltas > 0 and span["attributes"]["llm.chunks_count"] == deltas
+    assert "Hello there" not in traces.raw_text()
+
+
 SECRET_DESCRIPTION = "Internal-only: routes to the billing backend"
 
 
@@ -252,6 +265,34 @@ def test_api_key_never_reaches_the_files(on: Traces, fake: Any) -> None:
     sent = fake.requests[-1].headers
     assert key in (sent.get("x-api-key"), sent.get("authorization", "").removeprefix("Bearer "))
     assert key not in on.raw_text()
+
+
+def test_many_client_keys_are_masked_and_not_all_kept(on: Traces, fake: Any) -> None:
+    # An app building a client per user key: each key is masked, and the seam's cache of keys
+    # it already registered stays bounded (it held every key for good).
+    from noveum_trace.instrumentation import _stainless
+
+    keys = [f"user-key-{i:03d}-" + "Qw7" * 6 for i in range(100)]
+    for key in keys:
+        c = anthropic.Anthropic(base_url=fake.anthropic_base_url, api_key=key, max_retries=0)
+        c.messages.create(model=MODEL, max_tokens=8, messages=[{"role": "user", "content": key}])
+    assert len(_stainless._seen_keys) <= 64
+    text = on.raw_text()
+    assert not [key for key in keys if key in text]
+
+
+def test_a_finished_call_leaves_no_span_alive(on: Traces, fake: Any) -> None:
+    # The span of the last call (with its prompt and completion) must not outlive it in the
+    # caller's context.
+    from noveum_trace._core.span import Span
+
+    client(fake).messages.create(
+        model=MODEL, max_tokens=8, messages=[{"role": "user", "content": "kept-alive?"}]
+    )
+    on.spans()  # flushed: the export queue no longer holds it
+    gc.collect()
+    alive = [o for o in gc.get_objects() if isinstance(o, Span) and o.name == f"chat {MODEL}"]
+    assert alive == []
 
 
 # ---- with_raw_response / with_streaming_response --------------------------------------------

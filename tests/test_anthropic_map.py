@@ -30,9 +30,8 @@ def test_request_attributes_cover_every_sampling_parameter() -> None:
         },
         stream=True,
     )
-    assert attrs[sc.GEN_AI_SYSTEM] == attrs[sc.GEN_AI_PROVIDER_NAME] == "anthropic"
-    assert attrs[sc.GEN_AI_OPERATION_NAME] == "chat"
-    assert attrs[sc.GEN_AI_REQUEST_MODEL] == "claude-sonnet-4-6"
+    # Who and what (system, operation, model): the engine's Call sets them on the span.
+    assert sc.GEN_AI_SYSTEM not in attrs and sc.GEN_AI_REQUEST_MODEL not in attrs
     assert attrs[sc.GEN_AI_REQUEST_MAX_TOKENS] == 99
     assert attrs[sc.GEN_AI_REQUEST_TEMPERATURE] == 0.3
     assert attrs[sc.GEN_AI_REQUEST_TOP_P] == 0.9
@@ -120,7 +119,7 @@ def test_stream_accumulator_rebuilds_recorded_streams(name: str) -> None:
     events = [e for e in sse_events(body) if e["type"] != "error"]
     outputs = [acc.add(_event_model(e)) is not NOT_OUTPUT for e in events]
     deltas = [e for e in events if e["type"] == "content_block_delta"]
-    assert sum(outputs) == acc.chunks == len(deltas)
+    assert sum(outputs) == len(deltas)  # what the engine counts as llm.chunks_count
     final = acc.final_message()
     expected = final_from_sse(body)
     assert amap.response_attributes(final) == amap.response_attributes(expected)
@@ -186,9 +185,9 @@ def test_capture_off_keeps_usage_and_drops_content() -> None:
     name = "test_anthropic_instrumentation_multiple_tool_calling_streaming.yaml"
     body = recording(name).response
     acc = amap.StreamAccumulator(keep_content=False)
-    for event in sse_events(body):
-        acc.add(event)
+    outputs = [acc.add(event) is not NOT_OUTPUT for event in sse_events(body)]
     final = acc.final_message()
-    assert final["content"] == [] and acc.chunks > 0
+    # Deltas still count as output (llm.chunks_count: test_anthropic_instrumentation).
+    assert final["content"] == [] and sum(outputs) > 0
     expected = final_from_sse(body)
     assert amap.usage_attributes(final["usage"]) == amap.usage_attributes(expected["usage"])

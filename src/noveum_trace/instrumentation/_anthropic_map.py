@@ -64,20 +64,14 @@ def request_attributes(
     capture: bool = True,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Attributes known before the call: who, what, and the sampling parameters.
+    """Attributes known before the call: the sampling parameters, tools and streaming (who
+    and what, system, operation and model, the engine's ``Call`` sets itself).
 
     ``body`` is the request's body (or the method's keyword arguments), ``extra`` its
     ``extra_body``: anthropic 2.x dropped temperature/top_p/top_k from the signature, so they
     travel there (as keyword arguments on 1.x).
     """
-    attrs: dict[str, Any] = {
-        semconv.GEN_AI_SYSTEM: semconv.PROVIDER_ANTHROPIC,
-        semconv.GEN_AI_PROVIDER_NAME: semconv.PROVIDER_ANTHROPIC,
-        semconv.GEN_AI_OPERATION_NAME: semconv.OPERATION_CHAT,
-    }
-    model = body.get("model")
-    if isinstance(model, str):
-        attrs[semconv.GEN_AI_REQUEST_MODEL] = model
+    attrs: dict[str, Any] = {}
     extra = extra or {}
     for param, key in _REQUEST_SCALARS:
         value = body.get(param, extra.get(param))
@@ -294,7 +288,7 @@ class StreamAccumulator:
     (``ping``, the helper's synthesized ``text`` events) are ignored.
     """
 
-    __slots__ = ("_fragments", "blocks", "chunks", "keep_content", "message", "usage")
+    __slots__ = ("_fragments", "blocks", "keep_content", "message", "usage")
 
     def __init__(self, keep_content: bool = True) -> None:
         self.keep_content = keep_content
@@ -302,7 +296,6 @@ class StreamAccumulator:
         self.usage: dict[str, Any] = {}
         self.blocks: dict[int, dict[str, Any]] = {}
         self._fragments: dict[int, tuple[str, list[str]]] = {}
-        self.chunks = 0
 
     def add(self, event: Any) -> str | NotOutput | None:
         """The engine's ``Accumulator``: take one event; a content delta's text (None for
@@ -310,7 +303,6 @@ class StreamAccumulator:
         llm.chunks_count and the time to first token measure model output."""
         kind = get(event, "type")
         if kind == "content_block_delta":
-            self.chunks += 1
             delta = get(event, "delta")
             if self.keep_content:
                 self._delta(get(event, "index"), delta)

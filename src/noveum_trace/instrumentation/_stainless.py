@@ -268,7 +268,12 @@ class _RawBody:
 
 # ---- per client -----------------------------------------------------------------------
 
-_seen_keys: set[str] = set()
+# Keys already handed to the masker, so that a request skips ``register_secret`` (a lock
+# and a regex). Only a cache, so bounded (oldest out): an app that builds a client per user
+# key would otherwise keep every key it ever saw in memory. An evicted key that comes back
+# is registered again, which ``register_secret`` ignores (its own registry is bounded too).
+_SEEN_KEYS_MAX = 64
+_seen_keys: dict[str, None] = {}
 _servers: dict[int, tuple[Any, dict[str, Any]]] = {}
 
 
@@ -276,7 +281,12 @@ def _register_key(client: Any) -> None:
     """The client's API key joins the secret masker, whatever the span records."""
     key = getattr(client, "api_key", None)
     if isinstance(key, str) and key and key not in _seen_keys:
-        _seen_keys.add(key)
+        _seen_keys[key] = None
+        if len(_seen_keys) > _SEEN_KEYS_MAX:
+            try:
+                del _seen_keys[next(iter(_seen_keys))]
+            except (KeyError, RuntimeError, StopIteration):  # another thread evicted first
+                pass
         try:
             from noveum_trace.privacy import register_secret
 

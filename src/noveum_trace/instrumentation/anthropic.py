@@ -55,14 +55,16 @@ from noveum_trace.instrumentation._stainless import ClientShape, Request, Seam, 
 
 __all__ = ["instrument_anthropic", "uninstrument_anthropic"]
 
-# The span of the call we are tracing in this context: the client starts no span of its own
-# for a request made while this very span is current (see the module docstring).
-_OURS: ContextVar[Any] = ContextVar("noveum_trace_anthropic_span", default=None)
+# The span id of the call we are tracing in this context: the client starts no span of its
+# own for a request made while this very span is current (see the module docstring). Its id,
+# not the span: nothing resets this variable after the call (the call may end in another
+# context), and the span, with its content, must not stay alive until the next call.
+_OURS: ContextVar[int | None] = ContextVar("noveum_trace_anthropic_span_id", default=None)
 
 
 def _started(call: Call, request: Request) -> None:
     amap.started(call, request)
-    _OURS.set(call.span)
+    _OURS.set(call.span.span_id)
 
 
 _SEAM = Seam(
@@ -93,7 +95,7 @@ def _suppressing(original: Callable[..., Any]) -> Callable[..., Any]:
     def start_api_call_span(*args: Any, **kwargs: Any) -> Any:
         try:
             ours = _OURS.get()
-            if ours is not None and span_in(None) is ours:
+            if ours is not None and getattr(span_in(None), "span_id", None) == ours:
                 return None  # our span is this call's LLM span; see the module docstring
         except Exception as exc:
             internal_error("anthropic.client_span", exc)
