@@ -84,11 +84,6 @@ class SpanFilter:
             until_ns=parse_time(until) if until else None,
         )
 
-    @property
-    def selective(self) -> bool:
-        """True when ``selects`` can reject a span (service, model or errors given)."""
-        return bool(self.service or self.model or self.errors_only)
-
     def in_window(self, span: SpanDict) -> bool:
         """Trace id and time window: spans outside are never looked at."""
         if self.trace_id and not span["trace_id"].startswith(self.trace_id):
