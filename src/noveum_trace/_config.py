@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from opentelemetry.trace import TracerProvider
 
+from noveum_trace import semconv
 from noveum_trace._diagnostics.guard import warn_once
 from noveum_trace.pricing import PriceOverrides
 from noveum_trace.privacy import RedactSpec
@@ -339,6 +340,6 @@ def resolve(options: Mapping[str, Any], env: Mapping[str, str] | None = None) ->
     if "otlp_endpoint" in values:
         values["otlp_endpoint"] = _otlp_endpoint(values["otlp_endpoint"], endpoint_from_signal_env)
     resource = dict(values.get("resource_attributes", {}))
-    if "service_name" not in values and "service.name" in resource:
-        values["service_name"] = str(resource["service.name"])
+    if "service_name" not in values and semconv.SERVICE_NAME in resource:
+        values["service_name"] = str(resource[semconv.SERVICE_NAME])
     return Config(**values)

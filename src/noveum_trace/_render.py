@@ -187,7 +187,7 @@ def content_items(span: SpanDict) -> list[tuple[str, str]]:
         for key, value in attrs.items():
             if key in semconv.CONTENT_KEYS and key != semconv.GEN_AI_COMPLETION_CHUNK:
                 text = _readable(value) if isinstance(value, str) else as_text(value)
-                item = (key.removeprefix("gen_ai."), text)
+                item = (key.removeprefix(semconv.GEN_AI_PREFIX), text)
                 if item not in items:
                     items.append(item)
     return items

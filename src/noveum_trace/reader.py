@@ -22,6 +22,8 @@ from typing import Any, BinaryIO, TypedDict
 
 import orjson
 
+from noveum_trace import semconv
+
 __all__ = [
     "EventDict",
     "LinkDict",
@@ -124,7 +126,7 @@ def spans_from_traces_data(data: object, file: str = "") -> Iterator[SpanDict]:
         raise NotATraceFile(_NOT_TRACES)
     for resource_spans in data["resourceSpans"]:
         resource = _decode_attributes(resource_spans.get("resource", {}).get("attributes"))
-        service = resource.get("service.name")
+        service = resource.get(semconv.SERVICE_NAME)
         for scope_spans in resource_spans.get("scopeSpans", []):
             scope = scope_spans.get("scope", {})
             scope_info: ScopeDict = {"name": scope.get("name", ""), "version": scope.get("version")}

@@ -143,3 +143,5 @@ ANTHROPIC_COUNT_TOKENS_INPUT_TOKENS: Final = "anthropic.message.count_tokens.inp
 # An instrumentation span (a stream or raw response the application still held, unfinished)
 # that shutdown() or interpreter exit ended, at its last activity, so that it is not lost.
 NOVEUM_ENDED_AT_SHUTDOWN: Final = "noveum.ended_at_shutdown"
+# The namespace every GenAI attribute name starts with (the CLI shows names without it)
+GEN_AI_PREFIX: Final = "gen_ai."
