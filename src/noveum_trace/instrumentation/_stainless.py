@@ -33,6 +33,7 @@ docstring); their maps have the same three parts.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
@@ -283,10 +284,9 @@ def _register_key(client: Any) -> None:
     if isinstance(key, str) and key and key not in _seen_keys:
         _seen_keys[key] = None
         if len(_seen_keys) > _SEEN_KEYS_MAX:
-            try:
+            # Another thread may evict first: then there is nothing left to do.
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
                 del _seen_keys[next(iter(_seen_keys))]
-            except (KeyError, RuntimeError, StopIteration):  # another thread evicted first
-                pass
         try:
             from noveum_trace.privacy import register_secret
 
