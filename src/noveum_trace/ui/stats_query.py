@@ -20,7 +20,7 @@ import duckdb
 
 from noveum_trace import semconv
 from noveum_trace.cli.source import SpanFilter
-from noveum_trace.ui.index import STATUS_ERROR, sql_text
+from noveum_trace.ui.index import ATTRIBUTES_SHAPE, STATUS_ERROR, otlp_shape, sql_text
 
 # ``cli.stats`` calls this module, so its Summary and Group come in as arguments (typed Any:
 # importing them here would be a cycle).
@@ -33,36 +33,18 @@ _BASE_WIDTH_NS = 10_000_000  # Series' first bucket width
 _LINE_BYTES = 16 << 20
 _MAX_LINE_BYTES = 1 << 30
 
-# Only the value kinds ``render.number`` and a model name can be; a bool, bytes or list is null.
-_ATTRIBUTES = [
-    {
-        "key": "VARCHAR",
-        "value": {"stringValue": "VARCHAR", "intValue": "VARCHAR", "doubleValue": "DOUBLE"},
-    }
-]
 _SHAPE = json.dumps(
-    {
-        "resourceSpans": [
-            {
-                "resource": {"attributes": _ATTRIBUTES},
-                "scopeSpans": [
-                    {
-                        "spans": [
-                            {
-                                "traceId": "VARCHAR",
-                                "spanId": "VARCHAR",
-                                "parentSpanId": "VARCHAR",
-                                "startTimeUnixNano": "VARCHAR",
-                                "endTimeUnixNano": "VARCHAR",
-                                "attributes": _ATTRIBUTES,
-                                "status": {"code": "INTEGER"},
-                            }
-                        ]
-                    }
-                ],
-            }
-        ]
-    }
+    otlp_shape(
+        {
+            "traceId": "VARCHAR",
+            "spanId": "VARCHAR",
+            "parentSpanId": "VARCHAR",
+            "startTimeUnixNano": "VARCHAR",
+            "endTimeUnixNano": "VARCHAR",
+            "attributes": ATTRIBUTES_SHAPE,
+            "status": {"code": "INTEGER"},
+        }
+    )
 )
 
 
