@@ -79,7 +79,7 @@ SPAN_COLUMNS = """
     start_ns BIGINT, end_ns BIGINT, duration_ms DOUBLE,
     status INTEGER, status_message VARCHAR, error_type VARCHAR,
     service VARCHAR, model VARCHAR, response_model VARCHAR, vendor VARCHAR, operation VARCHAR,
-    session VARCHAR,
+    session VARCHAR, conversation VARCHAR, user_id VARCHAR,
     tokens_in BIGINT, tokens_out BIGINT, tokens_cached BIGINT, tokens_reasoning BIGINT,
     cost DOUBLE, ttft_ms DOUBLE, is_call BOOLEAN, search VARCHAR
 """
@@ -87,6 +87,7 @@ SPAN_COLUMNS = """
 TRACE_COLUMNS = """
     trace_id VARCHAR, start_ns BIGINT, end_ns BIGINT, duration_ms DOUBLE, root_name VARCHAR,
     service VARCHAR, models VARCHAR[], vendors VARCHAR[], sessions VARCHAR[],
+    conversations VARCHAR[], users VARCHAR[],
     spans INTEGER, llm_calls INTEGER, tokens_in BIGINT, tokens_out BIGINT, cost DOUBLE,
     errors INTEGER
 """
@@ -155,8 +156,10 @@ def _flatten_sql(source: str, batch: int, line_bytes: int) -> str:
         service, {model}, {_string(a, semconv.GEN_AI_RESPONSE_MODEL)},
         coalesce({_string(a, semconv.GEN_AI_PROVIDER_NAME)}, {_string(a, semconv.GEN_AI_SYSTEM)}),
         {_string(a, semconv.GEN_AI_OPERATION_NAME)},
+        {_string(a, semconv.SESSION_ID)},
         coalesce({_string(a, semconv.GEN_AI_CONVERSATION_ID)},
                  {_string(a, semconv.CONVERSATION_ID)}),
+        {_string(a, semconv.USER_ID)},
         {_int(a, semconv.GEN_AI_USAGE_INPUT_TOKENS)}, {_int(a, semconv.GEN_AI_USAGE_OUTPUT_TOKENS)},
         {_int(a, semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)},
         {_int(a, semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)},
@@ -203,6 +206,8 @@ _TRACES_SQL = """
         list_sort(list_distinct(list(model) FILTER (WHERE is_call))),
         list_sort(list_distinct(list(vendor) FILTER (WHERE is_call))),
         list_sort(list_distinct(list(session))),
+        list_sort(list_distinct(list(conversation))),
+        list_sort(list_distinct(list(user_id))),
         count(*)::INTEGER, (count(*) FILTER (WHERE is_call))::INTEGER,
         sum(tokens_in) FILTER (WHERE is_call), sum(tokens_out) FILTER (WHERE is_call),
         sum(cost) FILTER (WHERE is_call), (count(*) FILTER (WHERE status = 2))::INTEGER
