@@ -152,9 +152,8 @@ def _summarize(
         con.execute(_spans_sql(files, where, _MAX_LINE_BYTES), params)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE calls AS SELECT a.* FROM accepted a "
-        "WHERE a.model IS NOT NULL AND (a.trace_id, a.span_id) NOT IN ("
-        "SELECT (trace_id, parent_id) FROM accepted "
-        "WHERE model IS NOT NULL AND parent_id IS NOT NULL)"
+        "WHERE a.model IS NOT NULL AND NOT EXISTS (SELECT 1 FROM accepted c "
+        "WHERE c.model IS NOT NULL AND c.trace_id = a.trace_id AND c.parent_id = a.span_id)"
     )
     spans, first, last, llm = con.execute(
         "SELECT count(*), min(start_ns), max(start_ns), count(model) FROM accepted"
@@ -162,43 +161,49 @@ def _summarize(
     summary.spans, summary.first_ns, summary.last_ns = spans, first, last
     calls = con.execute("SELECT count(*) FROM calls").fetchall()[0][0]
     summary.wrappers = llm - calls
-    _fill(con, summary.total, "true")
-    # ``span["service_name"] or "?"``
-    for groups, column in ((summary.models, "model"), (summary.services, "nullif(service, '')")):
-        keys = con.execute(f"SELECT DISTINCT coalesce({column}, '?') FROM calls").fetchall()
-        for (key,) in keys:
-            found = groups[key] = group(key)
-            _fill(con, found, f"coalesce({column}, '?') = ?", [key])
+    _fill(con, summary, group)
     _series(con, summary, buckets)
     return summary
 
 
-def _fill(con: Any, group: Group, where: str, params: list[Any] | None = None) -> None:
-    row = con.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE status = {STATUS_ERROR}), "
+def _fill(con: duckdb.DuckDBPyConnection, summary: Summary, group: Callable[[str], Group]) -> None:
+    """All calls, per model and per service (``span["service_name"] or "?"``), in one pass."""
+    rows = con.execute(
+        "SELECT grouping(m), grouping(s), m, s, "
+        f"count(*), count(*) FILTER (WHERE status = {STATUS_ERROR}), "
         # ``int(number or 0)`` per call, as the scan adds them
         "coalesce(sum(trunc(tokens_in)), 0)::BIGINT, coalesce(sum(trunc(tokens_out)), 0)::BIGINT, "
         "coalesce(sum(trunc(tokens_cached)), 0)::BIGINT, coalesce(sum(cost), 0), count(cost), "
         # sorted here, so the Reservoir's own sort is a linear pass
         "list(duration_ms ORDER BY duration_ms), "
         "list(ttft_ms ORDER BY ttft_ms) FILTER (WHERE ttft_ms IS NOT NULL) "
-        f"FROM calls WHERE {where}",
-        params or [],
-    ).fetchall()[0]
-    group.calls, group.errors, group.tokens_in, group.tokens_out, group.tokens_cached = row[:5]
-    group.cost, group.priced_calls = float(row[5]), row[6]
-    for reservoir, values in ((group.latency, row[7]), (group.ttft, row[8])):
-        reservoir.values = list(values or [])
-        reservoir.seen = len(reservoir.values)
+        "FROM (SELECT *, coalesce(model, '?') AS m, coalesce(nullif(service, ''), '?') AS s "
+        "FROM calls) "
+        "GROUP BY GROUPING SETS ((), (m), (s))"
+    ).fetchall()
+    for by_model, by_service, model, service, *values in rows:
+        if by_model and by_service:
+            found = summary.total
+        elif not by_model:
+            found = summary.models[model] = group(model)
+        else:
+            found = summary.services[service] = group(service)
+        found.calls, found.errors, found.tokens_in, found.tokens_out = values[:4]
+        found.tokens_cached, found.cost, found.priced_calls = values[4], float(values[5]), values[6]
+        for reservoir, listed in ((found.latency, values[7]), (found.ttft, values[8])):
+            reservoir.values = list(listed or [])
+            reservoir.seen = len(reservoir.values)
 
 
-def _series(con: Any, summary: Summary, buckets: int) -> None:
-    """The widths ``Series`` would reach: the narrowest doubling with few enough buckets."""
+def _series(con: duckdb.DuckDBPyConnection, summary: Summary, buckets: int) -> None:
+    """The width ``Series`` would reach: the narrowest doubling with few enough buckets."""
     width = _BASE_WIDTH_NS
-    while True:
-        count = con.execute(f"SELECT count(DISTINCT start_ns // {width}) FROM calls").fetchall()
-        if count[0][0] <= buckets:
-            break
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE keys AS SELECT DISTINCT start_ns // {width} AS k FROM calls"
+    )
+    # each doubling halves the keys already there: no pass over the calls again
+    while con.execute("SELECT count(*) FROM keys").fetchall()[0][0] > buckets:
+        con.execute("CREATE OR REPLACE TEMP TABLE keys AS SELECT DISTINCT k // 2 AS k FROM keys")
         width *= 2
     rows = con.execute(
         f"SELECT start_ns // {width}, "
