@@ -112,7 +112,7 @@ def generate(directory: Path, total: int) -> None:
     files = [open(directory / f"traces-bench-{n}-20260101T000000.jsonl", "wb") for n in range(4)]
     resource = {"attributes": _attrs({semconv.SERVICE_NAME: "bench-app"})}
     start = 1_767_225_600_000_000_000  # 2026-01-01
-    written, batch, n = 0, [], 0
+    written, batch, n, lines = 0, [], 0, 0
     while written < total:
         spans = trace_spans(rng, start + n * 400_000_000)
         n += 1
@@ -121,7 +121,9 @@ def generate(directory: Path, total: int) -> None:
         if len(batch) >= 500 or written >= total:
             line = {"resourceSpans": [{"resource": resource, "scopeSpans": [
                 {"scope": {"name": "bench"}, "spans": batch}]}]}
-            files[n % 4].write(orjson.dumps(line) + b"\n")
+            # Round-robin by line, as four processes' files would interleave in time.
+            files[lines % len(files)].write(orjson.dumps(line) + b"\n")
+            lines += 1
             batch = []
     for handle in files:
         handle.close()
@@ -140,7 +142,8 @@ def main() -> None:
     parser.add_argument("--dir", default="/tmp/noveum-ui-bench")
     parser.add_argument("--skip-python-stats", action="store_true")
     args = parser.parse_args()
-    directory = Path(args.dir) / f"traces-{args.spans}"
+    # "-4files": an older copy of the data wrote every line into one file
+    directory = Path(args.dir) / f"traces-{args.spans}-4files"
     if not directory.exists():
         timed(f"generate {args.spans:,} spans", lambda: generate(directory, args.spans))
     size = sum(f.stat().st_size for f in directory.iterdir())

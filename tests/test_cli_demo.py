@@ -62,6 +62,7 @@ def test_demo_runs_every_scenario_and_shows_the_result(demo: tuple[Path, Any]) -
     # the summary
     assert "gpt-4o-mini" in out and "claude-3-5-haiku-20241022" in out
     assert "latency of" in out and "│" in out
+    assert out.rstrip().splitlines()[-1].startswith(f"  noveum-trace ui {directory}")
 
 
 def test_demo_trace_files_hold_the_llm_details(spans: list[dict[str, Any]]) -> None:

@@ -55,9 +55,7 @@ class Page:
         self.page = browser.new_page(viewport={"width": 1400, "height": 900}, color_scheme=theme)
         self.page.set_default_timeout(WAIT_MS)
         self.errors: list[str] = []
-        self.page.on(
-            "console", lambda m: self.errors.append(m.text) if m.type == "error" else None
-        )
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on(
             "response",
@@ -85,6 +83,9 @@ def test_traces_filter_open_a_trace_and_an_llm_span(browser: Any, demo_dir: Path
         headers = page.locator("thead th").all_inner_texts()
         assert headers[:2] == ["Start", "Root"] and "Cost" in headers
         assert page.locator("link[rel=icon]").count() == 1
+        # the demo's spans carry a conversation id, no session or user: only that filter shows
+        assert page.get_by_label("Conversation").count() == 1
+        assert page.get_by_label("Session").count() == 0 and page.get_by_label("User").count() == 0
         view.shot("traces")
 
         page.get_by_label("Errors only").check()
@@ -113,7 +114,9 @@ def test_traces_filter_open_a_trace_and_an_llm_span(browser: Any, demo_dir: Path
             assert label in metrics
         roles = details.locator(".msg[data-role]").evaluate_all("ms => ms.map(m => m.dataset.role)")
         assert roles[0] == "system" and "user" in roles and roles[-1] == "assistant"
-        assert "noveum_trace fake provider" in details.locator(".msg.role-assistant").last.inner_text()
+        assert (
+            "noveum_trace fake provider" in details.locator(".msg.role-assistant").last.inner_text()
+        )
         page.keyboard.press("ArrowDown")  # the waterfall follows the keyboard too
         view.shot("trace")
         view.close()

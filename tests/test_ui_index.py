@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import noveum_trace
-from tests.test_cli import llm, line, sample_lines, span, write
+from tests.test_cli import line, llm, sample_lines, span, write
 from tests.ui_support import need_ui_extra
 
 
@@ -187,3 +187,54 @@ def test_http_api_and_assets(tmp_path: Path) -> None:
         for asset in ("app.js", "app.css", "favicon.svg"):
             assert client.get(f"/static/{asset}").status_code == 200
     index.close()
+
+
+def test_session_user_and_conversation_filters_when_the_spans_carry_them(
+    index: Any, tmp_path: Path
+) -> None:
+    from noveum_trace import semconv
+    from noveum_trace.ui import queries
+
+    path = tmp_path / "traces" / "t.jsonl"
+    write(path, sample_lines())
+    index.refresh()
+    offered = queries.facets(index)
+    assert (offered["session"], offered["user"], offered["conversation"]) == ([], [], [])
+
+    who = {semconv.SESSION_ID: "sess-1", semconv.USER_ID: "ada"}
+    tagged = [
+        span(21, 212, "chat gpt-4o", 1, 10, 211, llm("gpt-4o", 3, 4, **who)),
+        span(21, 211, "support_chat", 0, 12, attrs={semconv.USER_ID: "ada"}),
+        span(22, 221, "other_chat", 0, 12, attrs={semconv.SESSION_ID: "sess-2"}),
+        span(23, 231, "threaded", 0, 5, attrs={semconv.GEN_AI_CONVERSATION_ID: "conv-9"}),
+    ]
+    write(path, [*sample_lines(), line("app", tagged)])
+    index.refresh()
+    offered = queries.facets(index)
+    assert offered["session"] == ["sess-1", "sess-2"] and offered["user"] == ["ada"]
+    assert offered["conversation"] == ["conv-9"]
+
+    def roots(**params: str) -> list[str]:
+        page = queries.traces_page(index, queries.Filters.from_query(params))
+        return [row["root_name"] for row in page["rows"]]
+
+    assert roots(session="sess-1") == ["support_chat"]
+    assert roots(session="sess-2") == ["other_chat"]
+    assert roots(user="ada") == ["support_chat"]
+    assert roots(user="ada", session="sess-2") == []
+    assert roots(conversation="conv-9") == ["threaded"]
+    assert queries.overview(index, queries.Filters(user="ada"))["calls"] == 1
+    assert queries.overview(index, queries.Filters(session="sess-2"))["calls"] == 0
+
+
+def test_a_line_longer_than_the_first_read_bound_is_indexed(index: Any, tmp_path: Path) -> None:
+    """DuckDB's line bound follows the batch's longest line (16 MB at least)."""
+    from noveum_trace.ui import queries
+
+    answer = ("gen_ai.content.completion", {"gen_ai.completion": "long " * (8 << 20)})
+    big = span(31, 311, "long_answer", 0, 50, attrs=llm("gpt-4o", 7, 9), events=[answer])
+    write(tmp_path / "traces" / "t.jsonl", [*sample_lines(), line("big", [big])])
+    assert counts(index) == (9, 4)
+    assert [
+        r["root_name"] for r in queries.traces_page(index, queries.Filters(q="long"))["rows"]
+    ] == ["long_answer"]

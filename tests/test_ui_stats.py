@@ -51,3 +51,62 @@ def test_errors_still_come_from_the_scan(tmp_path: Path) -> None:
     other = write(tmp_path / "other.jsonl", ['{"not": "traces"}'])
     result = cli("stats", other, env={ENGINE: "duckdb"})
     assert result.returncode == 1 and "JSON but not OTLP trace data" in result.stderr
+
+
+def test_odd_values_are_read_as_the_scan_reads_them(tmp_path: Path) -> None:
+    """An empty request model falls back to the response model, an empty service is "?",
+    token counts sent as doubles are truncated per call, a bool is no number."""
+    need_ui_extra()
+    odd = [
+        span(
+            7,
+            71,
+            "chat",
+            0,
+            30,
+            attrs={
+                "gen_ai.request.model": "",
+                "gen_ai.response.model": "gpt-4o-mini",
+                "gen_ai.usage.input_tokens": 2.7,
+                "gen_ai.usage.output_tokens": 3.9,
+                "gen_ai.usage.cost": 1,
+            },
+        ),
+        span(
+            7,
+            72,
+            "chat",
+            40,
+            30,
+            attrs={
+                "gen_ai.request.model": "",
+                "gen_ai.usage.input_tokens": 5,
+            },
+        ),
+        span(
+            7,
+            73,
+            "chat",
+            80,
+            30,
+            attrs={
+                "gen_ai.request.model": "gpt-4o",
+                "gen_ai.usage.input_tokens": True,
+                "llm.time_to_first_token_ms": 12,
+            },
+        ),
+    ]
+    path = write(tmp_path / "traces" / "t.jsonl", [*sample_lines(), line("", odd)])
+    scanned, indexed = both(path.parent)
+    assert indexed == scanned
+    assert [g["key"] for g in scanned["by_service"]] == ["app", "worker", "?"]
+
+
+def test_a_line_longer_than_the_first_read_bound(tmp_path: Path) -> None:
+    """DuckDB is first asked for lines of at most 16 MB; a longer one is read on a second try."""
+    need_ui_extra()
+    long_answer = ("gen_ai.content.completion", {"gen_ai.completion": "x" * (40 << 20)})
+    big = span(9, 91, "chat gpt-4o", 0, 50, attrs=llm("gpt-4o", 7, 9), events=[long_answer])
+    path = write(tmp_path / "traces" / "t.jsonl", [*sample_lines(), line("big", [big])])
+    scanned, indexed = both(path.parent)
+    assert indexed == scanned and scanned["llm_calls"] == 7

@@ -292,6 +292,7 @@ def run(args: argparse.Namespace) -> int:
         f"  noveum-trace show {directory} --content\n"
         f"  noveum-trace stats {directory}\n"
         f"  noveum-trace export {directory} --format csv -o spans.csv\n"
+        f"  noveum-trace ui {directory}    (the viewer, in your browser)\n"
     )
     return 1 if failures else 0
 

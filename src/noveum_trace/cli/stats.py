@@ -321,9 +321,9 @@ def run(args: argparse.Namespace) -> int:
     scan = Scan(args.path)
     summary: Summary | None = None
     if _query_layer(scan):
-        from noveum_trace.ui.stats_query import summarize_path
+        from noveum_trace.ui.stats_query import summarize_files
 
-        summary = summarize_path(args.path, filt, Summary(), Group, _SERIES_BUCKETS)
+        summary = summarize_files(scan.files, filt, Summary(), Group, _SERIES_BUCKETS)
         if not summary.spans:  # nothing indexed: the scan says why (empty, not trace files)
             summary = None
     if summary is None:

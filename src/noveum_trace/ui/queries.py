@@ -31,6 +31,8 @@ class Filters:
     model: str = ""
     vendor: str = ""
     session: str = ""
+    conversation: str = ""
+    user: str = ""
     errors: bool = False
     since_ns: int | None = None
     until_ns: int | None = None
@@ -54,6 +56,8 @@ class Filters:
             model=params.get("model", ""),
             vendor=params.get("vendor", ""),
             session=params.get("session", ""),
+            conversation=params.get("conversation", ""),
+            user=params.get("user", ""),
             errors=params.get("errors", "") in ("1", "true", "on"),
             since_ns=when("since"),
             until_ns=when("until"),
@@ -67,6 +71,8 @@ class Filters:
             ("models", self.model),
             ("vendors", self.vendor),
             ("sessions", self.session),
+            ("conversations", self.conversation),
+            ("users", self.user),
         ):
             if value:
                 parts.append(f"list_contains({column}, ?)")
@@ -96,6 +102,8 @@ class Filters:
             ("model", self.model),
             ("vendor", self.vendor),
             ("session", self.session),
+            ("conversation", self.conversation),
+            ("user_id", self.user),
         ):
             if value:
                 parts.append(f"{column} = ?")
@@ -138,7 +146,12 @@ def facets(index: Index) -> dict[str, list[str]]:
         "service": values("SELECT DISTINCT service FROM traces ORDER BY 1 LIMIT 500"),
         "model": values("SELECT DISTINCT unnest(models) FROM traces ORDER BY 1 LIMIT 500"),
         "vendor": values("SELECT DISTINCT unnest(vendors) FROM traces ORDER BY 1 LIMIT 500"),
+        # empty when no span carries them: the page then offers no such filter
         "session": values("SELECT DISTINCT unnest(sessions) FROM traces ORDER BY 1 LIMIT 500"),
+        "conversation": values(
+            "SELECT DISTINCT unnest(conversations) FROM traces ORDER BY 1 LIMIT 500"
+        ),
+        "user": values("SELECT DISTINCT unnest(users) FROM traces ORDER BY 1 LIMIT 500"),
     }
 
 

@@ -99,7 +99,7 @@ function emptyState() {
 
 // --- traces view -------------------------------------------------------------------------
 
-const FILTERS = ["q", "service", "model", "vendor", "session", "errors", "since"];
+const FILTERS = ["q", "service", "model", "vendor", "session", "conversation", "user", "errors", "since"];
 const RANGES = [["", "Any time"], ["15m", "Last 15 minutes"], ["1h", "Last hour"], ["24h", "Last 24 hours"], ["7d", "Last 7 days"]];
 
 async function tracesView(params) {
@@ -136,7 +136,9 @@ async function tracesView(params) {
     select("service", "Service"),
     select("model", "Model"),
     select("vendor", "Provider"),
-    facets.session && facets.session.length ? select("session", "Session") : null,
+    // only when the spans carry them
+    ...[["session", "Session"], ["conversation", "Conversation"], ["user", "User"]]
+      .map(([name, label]) => (facets[name] || []).length ? select(name, label) : null),
     h("select", { "aria-label": "Time range", name: "since", onchange: (e) => update("since", e.target.value) },
       ...RANGES.map(([v, label]) => h("option", { value: v, selected: (params.get("since") || "") === v, text: label }))),
     h("label", { class: "check" },
