@@ -40,16 +40,14 @@ ATTRIBUTES_SHAPE: list[dict[str, Any]] = [
 ]
 
 
-def otlp_shape(span: dict[str, Any], resource: bool = True) -> dict[str, Any]:
+def otlp_shape(span: dict[str, Any]) -> dict[str, Any]:
     """A ``from_json`` shape of ``TracesData`` with the span fields ``span``.
 
     ``from_json`` over ``read_json_objects`` is several times faster than ``read_json`` with
     the same nested ``columns`` type on lines this long.
     """
-    resource_spans: dict[str, Any] = {"scopeSpans": [{"spans": [span]}]}
-    if resource:
-        resource_spans["resource"] = {"attributes": ATTRIBUTES_SHAPE}
-    return {"resourceSpans": [resource_spans]}
+    resource = {"attributes": ATTRIBUTES_SHAPE}
+    return {"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": [span]}]}]}
 
 
 _WRAPPED_SHAPE = json.dumps(
