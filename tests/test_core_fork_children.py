@@ -78,8 +78,8 @@ def test_pool_workers_flush_their_spans_with_close_and_join(traces: Traces) -> N
 def test_pool_workers_flush_their_spans_when_closed_and_joined_in_a_with_block(
     traces: Traces,
 ) -> None:
-    """``Pool.__exit__`` calls ``terminate()``: SIGTERM, nothing runs in the workers. Closing
-    and joining the pool first lets them exit, and flush, on their own."""
+    """Closed and joined first, the workers exit, and flush, on their own; the ``terminate()``
+    of ``Pool.__exit__`` then finds them gone."""
     traces.init(**QUIET)
     assert FORK is not None
     with FORK.Pool(3) as pool:
@@ -137,6 +137,25 @@ def test_a_stuck_exporter_cannot_keep_a_child_from_exiting(
     child.join()
     exporter.release.set()
     assert child.exitcode == 0
+
+
+def test_a_child_forked_while_the_parent_holds_the_init_lock_still_exits(
+    traces: Traces,
+) -> None:
+    """Another thread of the parent inside init() or shutdown() as the fork happens: the
+    child's copy of that lock is held by no one who will release it."""
+    traces.init(**QUIET)
+    assert FORK is not None
+    child = FORK.Process(target=_spans, args=(10,))
+    with noveum_trace._lock:
+        child.start()
+    child.join(_HANG_GUARD)
+    if child.exitcode is None:
+        child.kill()
+        child.join()
+        pytest.fail("the child hung in its exit flush")
+    assert child.exitcode == 0
+    assert _names(traces)["in-child"] == 10
 
 
 def test_a_child_without_tracing_is_left_alone(traces: Traces) -> None:

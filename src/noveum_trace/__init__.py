@@ -195,6 +195,8 @@ def _at_exit() -> None:
 
 
 def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # the fork may have copied it held by another thread of the parent
     _sigterm.forget()
     pipeline = running()
     if pipeline is not None:
