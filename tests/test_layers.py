@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     "export.*": 3,
     # 4 wiring: what init() builds, and the facade
     "_pipeline": 4,
+    "_sigterm": 4,  # a multiprocessing child's flush before SIGTERM kills it
     "": 4,  # noveum_trace/__init__.py
     # 5 integrations
     "instrumentation.*": 5,

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 from opentelemetry import trace as _otel_trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from noveum_trace import _config
+from noveum_trace import _config, _sigterm
 from noveum_trace._core.tracer import PROVIDER, Tracer, TracerProvider
 from noveum_trace._diagnostics.guard import internal_error as _internal_error
 from noveum_trace._diagnostics.stats import STATS
@@ -89,6 +89,9 @@ class InitOptions(TypedDict, total=False):
 _lock = threading.Lock()
 _hooks_installed = False
 _SHUTDOWN_TIMEOUT = 5.0
+# The pipeline shutdown() is retiring: a SIGTERM that interrupts that shutdown (a child
+# terminated while it exits on its own) waits for its flush instead of cutting it short.
+_retiring: Pipeline | None = None
 
 
 def init(
@@ -161,10 +164,12 @@ def flush(timeout: float = _SHUTDOWN_TIMEOUT) -> bool:
 
 def shutdown(timeout: float = _SHUTDOWN_TIMEOUT) -> bool:
     """Flush and stop. Later spans are non-recording until ``init()`` is called again."""
+    global _retiring
     if running() is not None:
         run_before_shutdown()  # open instrumentation spans end into the pipeline still running
     with _lock:
-        pipeline, PROVIDER.pipeline = running(), None
+        pipeline = _retiring = running()  # named first: a SIGTERM flush finds it either way
+        PROVIDER.pipeline = None
     if pipeline is None:
         return True
     try:
@@ -172,6 +177,8 @@ def shutdown(timeout: float = _SHUTDOWN_TIMEOUT) -> bool:
     except Exception as exc:
         _internal_error("shutdown", exc)
         return False
+    finally:
+        _retiring = None
 
 
 def get_stats() -> dict[str, Any]:
@@ -188,6 +195,9 @@ def _at_exit() -> None:
 
 
 def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # the fork may have copied it held by another thread of the parent
+    _sigterm.forget()
     pipeline = running()
     if pipeline is not None:
         try:
@@ -212,4 +222,24 @@ def _register_exit_finalizer(_: object) -> None:
     import multiprocessing.util
 
     # Negative priority: after multiprocessing has sent the child's results to the parent.
-    multiprocessing.util.Finalize(None, _at_exit, exitpriority=-10)
+    multiprocessing.util.Finalize(None, _at_multiprocessing_exit, exitpriority=-10)
+    # Pool.terminate() (every ``with Pool()``) and Process.terminate(): SIGTERM, no finalizer.
+    _sigterm.install(_flush_before_death)
+
+
+def _at_multiprocessing_exit() -> None:
+    _at_exit()
+    _sigterm.die_if_terminated()
+
+
+def _flush_before_death(budget: float) -> None:
+    """A child sent SIGTERM writes what it holds: the running pipeline's spans (after ending
+    the calls instrumentation holds open, as shutdown does), or, when the child was shutting
+    down already, those of the pipeline it is retiring."""
+    pipeline = _retiring
+    if pipeline is None:
+        pipeline = running()
+        if pipeline is None:
+            return
+        run_before_shutdown()
+    pipeline.worker.flush(budget)

@@ -8,7 +8,6 @@ policy (capture switch, redaction, truncation) still applies.
 
 from __future__ import annotations
 
-import types
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,29 +16,31 @@ from opentelemetry.trace import Status, StatusCode
 
 from noveum_trace import semconv
 from noveum_trace._core import context as ctx
-from noveum_trace._core.span import (
-    _STORED,
-    STATUS_BY_NAME,
-    ApiSpan,
-    SpanSink,
-    clean_value,
-    error_description,
-    exception_attributes,
-)
+from noveum_trace._core.span import _STORED, STATUS_BY_NAME, RecordingSpan, SpanSink, clean_value
 from noveum_trace._core.values import _DROP
 from noveum_trace._diagnostics.guard import internal_error
 from noveum_trace.pricing import span_cost
 from noveum_trace.privacy import mask_secrets
 
 
-class AppSdkSpan(ApiSpan):
-    __slots__ = ("_end_on_exit", "_sink", "_span", "_token")
+class AppSdkSpan(RecordingSpan):
+    __slots__ = ("_sink", "_span")
 
-    def __init__(self, sink: SpanSink, span: otel_trace.Span) -> None:
+    def __init__(
+        self,
+        sink: SpanSink,
+        span: otel_trace.Span,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+    ) -> None:
         self._sink = sink
         self._span = span
-        self._token: object = None
+        self._ctx_token: object = None
         self._end_on_exit = True
+        self._last_exception = None
+        self.record_exc = record_exception
+        self.set_status_on_exc = set_status_on_exception
+        self.status_code = 0
 
     def _clean(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -84,23 +85,10 @@ class AppSdkSpan(ApiSpan):
                 message = description if status is StatusCode.ERROR else None
                 status = Status(status, mask_secrets(message) if message else None)
             self._span.set_status(status)
+            if self.status_code != 1 and status.status_code is not StatusCode.UNSET:
+                self.status_code = status.status_code.value  # as the SDK keeps it: OK is final
         except Exception as exc:
             internal_error("app_sdk.set_status", exc)
-
-    def record_exception(
-        self,
-        exception: BaseException,
-        attributes: Mapping[str, Any] | None = None,
-        timestamp: Any = None,
-        escaped: bool = False,
-    ) -> None:
-        """The same ``exception`` event as ours, through ``add_event`` (so masked)."""
-        try:
-            event = exception_attributes(exception, escaped)
-            event.update(attributes or {})
-            self.add_event(semconv.EVENT_EXCEPTION, event, timestamp)
-        except Exception as exc:
-            internal_error("app_sdk.record_exception", exc)
 
     def end(self, end_time: Any = None) -> None:
         """Adds ``gen_ai.usage.cost`` (our encoder never sees these spans), then ends."""
@@ -112,7 +100,10 @@ class AppSdkSpan(ApiSpan):
                     self._span.set_attribute(semconv.GEN_AI_USAGE_COST, cost)
         except Exception as exc:
             internal_error("app_sdk.cost", exc)
-        self._span.end(end_time)
+        try:
+            self._span.end(end_time)
+        except Exception as exc:
+            internal_error("app_sdk.end", exc)
 
     def get_span_context(self) -> otel_trace.SpanContext:
         return self._span.get_span_context()
@@ -138,29 +129,8 @@ class AppSdkSpan(ApiSpan):
         return getattr(self._span, name)
 
     def __enter__(self) -> AppSdkSpan:
-        self._token = ctx.attach_span(self._span)
+        self._ctx_token = ctx.attach_span(self._span)
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
-        if self._token is not None:
-            ctx.detach(self._token)
-            self._token = None
-        try:
-            if exc is not None and self._span.is_recording():
-                self.record_exception(exc, escaped=True)
-                self.set_status(StatusCode.ERROR, error_description(exc))
-        except Exception as failure:
-            internal_error("app_sdk.exit", failure)
-        if self._end_on_exit:  # whatever failed above, the span still ends
-            try:
-                self.end()
-            except Exception as failure:
-                internal_error("app_sdk.end", failure)
 
 
 otel_trace.Span.register(AppSdkSpan)

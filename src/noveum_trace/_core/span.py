@@ -154,13 +154,83 @@ class _HexIds(ApiSpan):
         return f"{self.span_id:016x}"
 
 
-class Span(_HexIds):
-    """A recording span. Use as ``with tracer.start_span(...) as span:``."""
+class RecordingSpan(_HexIds):
+    """What both recording span kinds we hand out (ours, and the application SDK's wrapped
+    in ``AppSdkSpan``) share: the ``exception`` event, and leaving ``with span``. A
+    subclass's ``__init__`` sets the fields; its ``__enter__`` sets ``_ctx_token``."""
 
     __slots__ = (
         "_ctx_token",
         "_end_on_exit",
         "_last_exception",
+        "record_exc",
+        "set_status_on_exc",
+        "status_code",
+    )
+    _ctx_token: object  # what leaving ``with span`` restores
+    _end_on_exit: bool  # start_as_current_span(end_on_exit=...)
+    _last_exception: BaseException | None
+    record_exc: bool  # start_span(record_exception=...)
+    set_status_on_exc: bool  # start_span(set_status_on_exception=...)
+    status_code: int  # 0 unset, 1 ok, 2 error: the status the application set, if any
+
+    if TYPE_CHECKING:  # both kinds take float seconds too, as ``time.time()`` gives
+
+        def add_event(
+            self,
+            name: str,
+            attributes: Mapping[str, Any] | None = None,
+            timestamp: int | float | None = None,
+        ) -> None: ...
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: Mapping[str, Any] | None = None,
+        timestamp: int | float | None = None,
+        escaped: bool = False,
+    ) -> None:
+        if not self.is_recording():
+            return
+        try:
+            event = exception_attributes(exception, escaped)
+            if attributes:
+                event.update(attributes)
+            self.add_event(semconv.EVENT_EXCEPTION, event, timestamp)
+            self._last_exception = exception
+        except Exception as exc:
+            internal_error("span.record_exception", exc)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        token = self._ctx_token
+        if token is not None:
+            self._ctx_token = None
+            ctx.detach(token)
+        if exc is not None and self.is_recording():
+            self._escaped(exc)
+        if self._end_on_exit:
+            self.end()
+
+    def _escaped(self, exc: BaseException) -> None:
+        """``exc`` leaves ``with span``. The application may have recorded it and set a
+        status already (the guide's error-handling pattern): record it once, and keep their
+        status and description."""
+        if self.record_exc and exc is not self._last_exception:
+            self.record_exception(exc, escaped=True)
+        self._last_exception = None  # do not keep the traceback alive in the queue
+        if self.set_status_on_exc and self.status_code == 0:
+            self.set_status(StatusCode.ERROR, error_description(exc))
+
+
+class Span(RecordingSpan):
+    """A recording span. Use as ``with tracer.start_span(...) as span:``."""
+
+    __slots__ = (
         "_sink",
         "_span_context",
         "attributes",
@@ -173,12 +243,9 @@ class Span(_HexIds):
         "name",
         "parent_id",
         "parent_remote",
-        "record_exc",
         "scope",
-        "set_status_on_exc",
         "span_id",
         "start_ns",
-        "status_code",
         "status_message",
         "trace_id",
         "trace_state",
@@ -307,24 +374,6 @@ class Span(_HexIds):
         except Exception as exc:
             internal_error("span.add_link", exc)
 
-    def record_exception(
-        self,
-        exception: BaseException,
-        attributes: Mapping[str, Any] | None = None,
-        timestamp: int | float | None = None,
-        escaped: bool = False,
-    ) -> None:
-        if self.end_ns:
-            return
-        try:
-            event = exception_attributes(exception, escaped)
-            if attributes:
-                event.update(attributes)
-            self.add_event(semconv.EVENT_EXCEPTION, event, timestamp)
-            self._last_exception = exception
-        except Exception as exc:
-            internal_error("span.record_exception", exc)
-
     def set_status(
         self, status: Status | StatusCode | str | int, description: str | None = None
     ) -> None:
@@ -392,27 +441,6 @@ class Span(_HexIds):
         else:
             self._ctx_token = ctx.attach_span(self)
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
-        token = self._ctx_token
-        if token is not None:
-            self._ctx_token = None
-            ctx.detach(token)
-        if exc is not None and not self.end_ns:
-            # The user may have recorded it and set a status already (the guide's
-            # error-handling pattern): record it once, and keep their description.
-            if self.record_exc and exc is not self._last_exception:
-                self.record_exception(exc, escaped=True)
-            self._last_exception = None  # do not keep the traceback alive in the queue
-            if self.set_status_on_exc and self.status_code == 0:
-                self.set_status(StatusCode.ERROR, error_description(exc))
-        if self._end_on_exit:
-            self.end()
 
     def __repr__(self) -> str:
         return (

@@ -66,6 +66,8 @@ class Tracer(otel_trace.Tracer):
                     record_exception,
                     set_status_on_exception,
                 ),
+                record_exception,
+                set_status_on_exception,
             )
         parent = span_in(context)
         parent_type = type(parent)
