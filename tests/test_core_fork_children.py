@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import noveum_trace
-from noveum_trace import _sigterm
+from noveum_trace import _api, _sigterm
 from noveum_trace.export.base import EncodedBatch
 from noveum_trace.export.file import FileExporter
 
@@ -128,7 +128,7 @@ def test_a_stuck_exporter_cannot_keep_a_child_from_exiting(
     traces: Traces, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The flush at a child's exit has the same bounded budget as the one at interpreter exit."""
-    monkeypatch.setattr(noveum_trace, "_SHUTDOWN_TIMEOUT", 0.2)
+    monkeypatch.setattr(_api, "_SHUTDOWN_TIMEOUT", 0.2)
     exporter = _StuckExporter()
     traces.init(exporters=[exporter], file_export=False, **QUIET)
     assert FORK is not None
@@ -147,7 +147,7 @@ def test_a_child_forked_while_the_parent_holds_the_init_lock_still_exits(
     traces.init(**QUIET)
     assert FORK is not None
     child = FORK.Process(target=_spans, args=(10,))
-    with noveum_trace._lock:
+    with _api._lock:
         child.start()
     child.join(_HANG_GUARD)
     if child.exitcode is None:
@@ -386,7 +386,7 @@ def test_sigterm_while_the_child_exits_on_its_own_still_kills_it(
     dies of the signal all the same, not with the exit status of a normal exit."""
     monkeypatch.setattr(_sigterm, "FLUSH_TIMEOUT", _HANG_GUARD)
     never = latch()
-    monkeypatch.setattr(noveum_trace, "_flush_before_death", lambda budget: never.wait())
+    monkeypatch.setattr(_api, "_flush_before_death", lambda budget: never.wait())
     assert FORK is not None
     holding, release = FORK.Event(), latch()
     exporter = _GatedFile(traces.directory, holding, release)

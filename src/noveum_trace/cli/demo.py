@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TextIO
 
-import noveum_trace
+from noveum_trace import _api, semconv
 from noveum_trace import _render as render
-from noveum_trace import semconv
 from noveum_trace.cli import fmt
 from noveum_trace.cli.show import collect, print_traces
 from noveum_trace.cli.source import DEFAULT_PATH, CliError, Scan, SpanFilter, Subcommands
@@ -173,7 +172,7 @@ class Step:
 
 
 def _steps(providers: list[Provider]) -> list[Step]:
-    tracer = noveum_trace.get_tracer("noveum_trace.demo")
+    tracer = _api.get_tracer("noveum_trace.demo")
 
     def conversation(p: Provider) -> None:
         history: Messages = []
@@ -265,7 +264,7 @@ def run(args: argparse.Namespace) -> int:
             "the demo needs openai or anthropic: pip install 'noveum-trace[openai,anthropic]'"
         )
     started = time.time_ns()
-    noveum_trace.init(service_name=SERVICE, log_directory=directory)
+    _api.init(service_name=SERVICE, log_directory=directory)
     failures = 0
     with FakeProvider(chunk_delay=0.01, first_chunk_delay=0.04) as fake:
         providers: list[Provider] = []
@@ -279,7 +278,7 @@ def run(args: argparse.Namespace) -> int:
         )
         for step in _steps(providers):
             failures += not _run_step(step, out, style)
-    noveum_trace.shutdown()
+    _api.shutdown()
     out.write(f"\ntraces written to {os.path.abspath(directory)}\n")
     filt = SpanFilter(service=SERVICE, since_ns=started)
     out.write("\n" + style("── the traces (noveum-trace show) ──", "bold") + "\n\n")
