@@ -82,12 +82,7 @@ class Filters:
             params.append(self.service)
         if self.errors:
             parts.append("errors > 0")
-        if self.since_ns is not None:
-            parts.append("start_ns >= ?")
-            params.append(self.since_ns)
-        if self.until_ns is not None:
-            parts.append("start_ns <= ?")
-            params.append(self.until_ns)
+        self._time_window(parts, params)
         if self.q:
             parts.append("trace_id IN (SELECT trace_id FROM spans WHERE contains(search, ?))")
             params.append(self.q)
@@ -110,13 +105,17 @@ class Filters:
                 params.append(value)
         if self.errors:
             parts.append(f"status = {STATUS_ERROR}")
+        self._time_window(parts, params)
+        return " AND ".join(parts), params
+
+    def _time_window(self, parts: list[str], params: list[Any]) -> None:
+        """The since/until bounds, the same over traces and over calls (both have start_ns)."""
         if self.since_ns is not None:
             parts.append("start_ns >= ?")
             params.append(self.since_ns)
         if self.until_ns is not None:
             parts.append("start_ns <= ?")
             params.append(self.until_ns)
-        return " AND ".join(parts), params
 
 
 def status(index: Index) -> dict[str, Any]:
