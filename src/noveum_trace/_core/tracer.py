@@ -17,7 +17,7 @@ from opentelemetry.trace import Link, SpanKind
 from noveum_trace._core.app_sdk import AppSdkSpan
 from noveum_trace._core.context import span_in
 from noveum_trace._core.span import NonRecordingSpan, Span, SpanSink
-from noveum_trace._core.values import safe_str
+from noveum_trace._core.values import as_text
 from noveum_trace._diagnostics.guard import internal_error
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -234,9 +234,9 @@ class TracerProvider(otel_trace.TracerProvider):
         # Other libraries pass odd scope values (a version that is a list or a number): they
         # are coerced to text, never raised into the application (the encoder expects text).
         version = instrumenting_library_version
-        if version is not None and not isinstance(version, str):
-            version = safe_str(version)
-        key = (safe_str(instrumenting_module_name or "noveum_trace"), version)
+        if version is not None and type(version) is not str:
+            version = as_text(version)
+        key = (as_text(instrumenting_module_name or "noveum_trace"), version)
         tracer = self._tracers.get(key)
         if tracer is None:
             tracer = self._tracers.setdefault(key, Tracer(self, *key))

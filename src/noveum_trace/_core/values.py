@@ -36,6 +36,18 @@ def safe_str(value: object) -> str:
         return f"<unprintable {type(value).__name__}>"
 
 
+def as_text(value: object) -> str:
+    """A name-like field as text. Our spans always hold a str there; a span or scope from
+    another library's tracer may hold None, a number or bytes, which are coerced, not fatal."""
+    if type(value) is str:
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return safe_str(value)
+
+
 def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit]
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from noveum_trace import privacy
-from noveum_trace._core.values import safe_str
+from noveum_trace._core.values import as_text, safe_str
 from noveum_trace._diagnostics.guard import internal_error
 from noveum_trace._diagnostics.stats import STATS
 from noveum_trace.export.base import EncodedBatch
@@ -27,18 +27,6 @@ AttributeHook = Callable[["Span"], None]
 
 _mask = privacy.mask_secrets
 _min_secret_length = privacy.min_secret_length
-
-
-def as_text(value: object) -> str:
-    """A name-like field as text. Our spans always hold a str there; a span or scope from
-    another library's tracer may hold None, a number or bytes, which are coerced, not fatal."""
-    if type(value) is str:
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return safe_str(value)
 
 
 def _quote(text: str) -> str:
