@@ -130,7 +130,9 @@ class Seam:
     def _begin(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
         options = args[2] if len(args) > 2 else kwargs["options"]
         vendor = self.vendor
-        kind = vendor.routes.get(options.url)
+        # The route without its query: anthropic 1.x sends beta calls to /v1/messages?beta=true
+        url = options.url
+        kind = vendor.routes.get(url.partition("?")[0] if isinstance(url, str) else url)
         body = options.json_data
         shape = self.shape
         if (
