@@ -501,3 +501,52 @@ def test_a_plain_fork_of_a_multiprocessing_child_starts_with_the_default(
     child.start()
     child.join()
     assert child.exitcode == _UNTOUCHED
+
+
+def _spans_then_long_c_call(count: int, ready: Any) -> None:
+    import hashlib
+
+    _spans(count)
+    ready.set()
+    # One C call that releases the GIL and lasts minutes: no Python handler runs until it
+    # returns, so only a death that needs no main-thread Python ends this child promptly.
+    hashlib.pbkdf2_hmac("sha256", b"x", b"y", 2_000_000_000)
+
+
+def test_a_child_inside_a_long_c_call_still_flushes_and_dies_of_sigterm(traces: Traces) -> None:
+    traces.init(**QUIET)
+    assert FORK is not None
+    ready = FORK.Event()
+    child = FORK.Process(target=_spans_then_long_c_call, args=(200, ready))
+    child.start()
+    ready.wait()
+    _terminated(child)
+    assert child.exitcode == -signal.SIGTERM
+    assert _names(traces)["in-child"] == 200
+
+
+def _asyncio_child(count: int, ready: Any) -> None:
+    import asyncio
+
+    async def serve() -> None:
+        # asyncio replaces the signal wakeup fd when it installs any signal handler
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, lambda: None)
+        ready.set()
+        await asyncio.sleep(_HANG_GUARD * 2)
+
+    _spans(count)
+    asyncio.run(serve())
+
+
+def test_a_child_whose_asyncio_loop_took_the_wakeup_fd_still_dies_of_sigterm(
+    traces: Traces,
+) -> None:
+    traces.init(**QUIET)
+    assert FORK is not None
+    ready = FORK.Event()
+    child = FORK.Process(target=_asyncio_child, args=(200, ready))
+    child.start()
+    ready.wait()
+    _terminated(child)
+    assert child.exitcode == -signal.SIGTERM
+    assert _names(traces)["in-child"] == 200

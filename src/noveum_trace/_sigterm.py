@@ -98,12 +98,18 @@ def die_if_terminated() -> None:
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    """The main thread's part: note the signal; once the watch has flushed, die of it."""
+    """The main thread's part: note the signal and tell the watch (the wakeup fd may no
+    longer be ours: asyncio and trio replace it); once the watch has flushed, die of it."""
     global _terminated
     _terminated = True
     if _dying:
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
+        return
+    pipe = _pipe
+    if pipe is not None:
+        with contextlib.suppress(OSError):
+            os.write(pipe[1], bytes([signum]))
 
 
 def _watch(read_fd: int, main: int) -> None:
@@ -121,12 +127,35 @@ def _watch(read_fd: int, main: int) -> None:
         if flush is not None:
             _within(FLUSH_TIMEOUT, flush)
         _dying = True
+        if _die_now():
+            return
         # Until the handler runs: a nudge can be lost as the first signal was.
         while signal.getsignal(signal.SIGTERM) is _on_sigterm:
             signal.pthread_kill(main, signal.SIGTERM)
             time.sleep(NUDGE_INTERVAL)
     except (OSError, RuntimeError) as exc:  # the pipe closed under us; no flush thread
         internal_error("sigterm", exc)
+
+
+def _die_now() -> bool:
+    """Die of SIGTERM from the watch thread, whatever the main thread is doing (a long C call
+    runs no Python handler until it returns). Python lets only the main thread set a signal
+    disposition, so the default action is restored through libc; the kernel then ends the
+    process as plain SIGTERM would have (same exit status). False where libc is not at hand:
+    the caller falls back to nudging the main thread's handler."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.signal.argtypes = (ctypes.c_int, ctypes.c_void_p)
+        libc.signal.restype = ctypes.c_void_p
+        if libc.signal(signal.SIGTERM, 0) == ctypes.c_void_p(-1).value:  # SIG_DFL; SIG_ERR
+            return False
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(NUDGE_INTERVAL)  # delivery is immediate; never reached in practice
+    except (OSError, AttributeError, ValueError):
+        return False
+    return True
 
 
 def _within(budget: float, work: Callable[[float], object]) -> None:
