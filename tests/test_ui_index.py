@@ -174,8 +174,17 @@ def test_http_api_and_assets(tmp_path: Path) -> None:
     write(tmp_path / "traces" / "t.jsonl", sample_lines())
     index = Index(str(tmp_path / "traces"))
     index.refresh()
-    with TestClient(create_app(index)) as client:
+    with TestClient(create_app(index), base_url="http://127.0.0.1:8765") as client:
         assert client.get("/api/status").json()["traces"] == 3
+        # DNS rebinding: a page served as attacker.example on 127.0.0.1 gets nothing
+        rebound = client.get("/api/traces", headers={"host": "attacker.example:8765"})
+        assert rebound.status_code == 400 and "rate limit" not in rebound.text
+        for loopback in ("localhost:8765", "[::1]:8765", "127.0.0.1"):
+            assert client.get("/api/status", headers={"host": loopback}).status_code == 200
+        # a page number past the end (or past any integer DuckDB takes) shows the last page
+        huge = client.get("/api/traces", params={"page": "9" * 30})
+        assert huge.status_code == 200 and huge.json()["page"] == 1
+        assert len(huge.json()["rows"]) == 3
         assert client.get("/api/traces", params={"q": "rate limit"}).json()["total"] == 1
         assert client.get("/api/traces", params={"since": "yesterday"}).status_code == 400
         assert client.get(f"/api/trace/{1:032x}").json()["spans"][0]["name"] == "conversation"

@@ -18,6 +18,16 @@ DEFAULT_PORT = 8765
 INSTALL_HINT = "pip install 'noveum-trace[ui]'"
 
 
+def _hosts(host: str) -> frozenset[str] | None:
+    """The Host names the server answers: loopback, plus the one ``--host`` names. Listening
+    on every interface (``0.0.0.0``, ``::``) was asked for on purpose: any name then."""
+    from noveum_trace.ui.server import LOOPBACK_HOSTS
+
+    if host in ("0.0.0.0", "::", ""):
+        return None
+    return LOOPBACK_HOSTS | {host.strip("[]").lower()}
+
+
 def _socket(host: str, port: int) -> socket.socket:
     """A listening socket on ``port``, or on a free one when that is taken and not asked for."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -66,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"noveum-trace ui: {url}  (Ctrl-C to stop)", flush=True)
     if not args.no_browser:
         webbrowser.open(url)
-    config = uvicorn.Config(create_app(index, args.poll), log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        create_app(index, args.poll, _hosts(args.host)), log_level="warning", lifespan="on"
+    )
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:

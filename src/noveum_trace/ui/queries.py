@@ -126,7 +126,8 @@ def status(index: Index) -> dict[str, Any]:
 def traces_page(index: Index, filters: Filters, page: int = 1) -> dict[str, Any]:
     where, params = filters.trace_where()
     total = index.query(f"SELECT count(*) FROM traces WHERE {where}", params)[0][0]
-    page = max(1, page)
+    last = max(1, -(-total // PAGE_SIZE))
+    page = min(max(1, page), last)  # a page past the end shows the last one
     rows = index.query_dicts(
         f"SELECT * FROM traces WHERE {where} ORDER BY start_ns DESC, trace_id "
         f"LIMIT {PAGE_SIZE} OFFSET {(page - 1) * PAGE_SIZE}",

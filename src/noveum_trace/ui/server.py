@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from importlib import resources
 from typing import Any
 
@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from noveum_trace import _render as render
 from noveum_trace.ui import queries
@@ -54,12 +55,46 @@ class Refresher:
                 self.index.refresh()
 
 
+# The names a browser on this machine uses for a loopback server. Any other Host header is
+# refused: a web page whose name an attacker rebinds to 127.0.0.1 (DNS rebinding) could
+# otherwise read the traces, prompts included, through the visitor's browser.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def host_name(header: str) -> str:
+    """The host of a Host header, without its port (``[::1]:8765`` -> ``::1``)."""
+    if header.startswith("["):
+        return header[1 : header.find("]")] if "]" in header else header
+    return header.rpartition(":")[0] if header.count(":") == 1 else header
+
+
+class HostCheck:
+    """Answer only requests addressed to an allowed host name (None: any)."""
+
+    def __init__(self, app: ASGIApp, allowed: frozenset[str] | None) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.allowed is not None and scope["type"] in ("http", "websocket"):
+            headers = dict(scope["headers"])
+            host = host_name(headers.get(b"host", b"").decode("latin-1").lower())
+            if host not in self.allowed:
+                response = JSONResponse({"error": "unknown Host header"}, status_code=400)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def _filters(request: Request) -> queries.Filters:
     return queries.Filters.from_query(request.query_params)
 
 
-def create_app(index: Index, poll: float = 1.0) -> Starlette:
-    """The app over ``index`` (already refreshed once by the caller)."""
+def create_app(
+    index: Index, poll: float = 1.0, hosts: Iterable[str] | None = LOOPBACK_HOSTS
+) -> ASGIApp:
+    """The app over ``index`` (already refreshed once by the caller), answering requests for
+    ``hosts`` only (None: any host, for a server the user exposed on purpose)."""
 
     def page(_request: Request) -> Response:
         return FileResponse(str(STATIC / "index.html"), headers={"Cache-Control": "no-cache"})
@@ -103,7 +138,7 @@ def create_app(index: Index, poll: float = 1.0) -> Starlette:
         finally:
             refresher.stop()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/", page),
             Route("/favicon.ico", favicon),
@@ -116,3 +151,4 @@ def create_app(index: Index, poll: float = 1.0) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    return HostCheck(app, None if hosts is None else frozenset(h.lower() for h in hosts))
