@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from noveum_trace import semconv
+from noveum_trace.export.otlp_json import any_value
 
 MODELS = [("gpt-4o-mini", "openai", 0.15, 0.6), ("gpt-4o", "openai", 2.5, 10.0),
           ("claude-3-5-haiku-20241022", "anthropic", 0.8, 4.0)]
@@ -30,18 +31,10 @@ QUESTIONS = ["What is machine learning?", "Summarise this ticket for the on-call
              "Translate the release notes into French.", "Which tool fits this request?"]
 
 
-def _v(value: Any) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"boolValue": value}
-    if isinstance(value, int):
-        return {"intValue": str(value)}
-    if isinstance(value, float):
-        return {"doubleValue": value}
-    return {"stringValue": value}
 
 
 def _attrs(values: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"key": k, "value": _v(v)} for k, v in values.items()]
+    return [{"key": k, "value": any_value(v)} for k, v in values.items()]
 
 
 def _span(rng: random.Random, trace: str, span_id: str, parent: str | None, name: str,
